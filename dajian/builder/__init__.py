@@ -1,0 +1,1 @@
+"""Metadata: apps, forms and their field types, rules, versions. Never imports runtime."""

@@ -1,0 +1,1 @@
+"""Field types: one module per type, each registered in :mod:`.registry`."""

@@ -1,0 +1,167 @@
+"""The field-type contract (one subclass per type, one module per subclass).
+
+A field type knows, for the values of one field definition:
+- its JSON Schema fragment (:meth:`json_schema`) and the schema of its own options on the
+  definition (:attr:`options_schema`);
+- UI hints for the generated form (:meth:`ui_hints`);
+- how to normalise a value or refuse it with a coded error (:meth:`clean`);
+- which other rows a value points at (:meth:`references`), checked in one query per kind;
+- its typed CEL value (:meth:`to_cel`) and CEL type name (:attr:`cel_type`);
+- its SQL: filter conditions, sort and aggregate expressions on the record's ``data``;
+- spreadsheet cell in/out and an example value for demo data.
+
+Capability flags: ``can_filter``, ``can_sort``, ``can_aggregate``, ``read_only`` (the value
+is computed, never written by users) and ``stored`` (False for values computed at read time,
+such as rollups).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django.db.models import Expression, F, Q
+from django.db.models.fields.json import KT, KeyTransform
+
+from dajian.platform.errors import ErrorDetail
+
+
+class FieldValueError(Exception):
+    """A value refused by a field type. ``path`` is relative to the field (``2.qty``)."""
+
+    def __init__(self, code: str, message: str, path: str | None = None, **params: Any):
+        self.code = code
+        self.message = message
+        self.path = path
+        self.params = params
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Ids a value points at: ``kind`` is ``user``, ``org_unit``, ``attachment`` or
+    ``record`` (then ``target`` is the related form's key)."""
+
+    kind: str
+    ids: tuple[int, ...]
+    target: str | None = None
+    path: str | None = None
+
+
+class FieldType:
+    """Base of every field type. Subclasses set ``type`` and override what differs."""
+
+    type: ClassVar[str] = ""
+    label: ClassVar[Mapping[str, str]] = {}
+    cel_type: ClassVar[str] = "dyn"
+    can_filter: ClassVar[bool] = True
+    can_sort: ClassVar[bool] = True
+    can_aggregate: ClassVar[bool] = False
+    read_only: ClassVar[bool] = False
+    stored: ClassVar[bool] = True
+    filter_ops: ClassVar[frozenset[str]] = frozenset({"eq", "ne", "in", "nin", "isnull"})
+    # JSON Schema (2020-12) of the type-specific keys of a field definition.
+    options_schema: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, definition: Mapping[str, Any]):
+        self.definition = definition
+        self.key: str = definition["key"]
+
+    # --- definition --------------------------------------------------------------------
+    def check_definition(self, form_definition: Mapping[str, Any]) -> list[ErrorDetail]:
+        """Semantic checks beyond ``options_schema`` (references to other fields...)."""
+        return []
+
+    # --- values -----------------------------------------------------------------------
+    def json_schema(self) -> dict[str, Any]:
+        """JSON Schema of a (non-null) value of this field."""
+        return {}
+
+    def ui_hints(self) -> dict[str, Any]:
+        """Widget and display hints for the generated form."""
+        return {"widget": self.type}
+
+    def clean(self, value: Any) -> Any:
+        """Return the normalised value or raise :class:`FieldValueError`.
+
+        Called after JSON Schema validation passed; ``None`` never reaches it.
+        """
+        return value
+
+    def references(self, value: Any) -> list[Reference]:
+        """Other rows this (cleaned) value points at."""
+        return []
+
+    def to_cel(self, value: Any) -> Any:
+        """The value as the CEL activation needs it (ints stay ints, money is a double,
+        datetimes are timestamps)."""
+        return value
+
+    def empty(self, value: Any) -> bool:
+        """Whether the value counts as missing for ``required``."""
+        return value is None or value == "" or value == [] or value == {}
+
+    # --- SQL ---------------------------------------------------------------------------
+    @property
+    def lookup(self) -> str:
+        """The Django lookup path of this field's value on a record."""
+        return f"data__{self.key}"
+
+    def sql_value(self) -> Expression:
+        """The JSON value of this field (used for filters and indexes)."""
+        return KeyTransform(self.key, "data")
+
+    def sql_text(self) -> Expression:
+        """The value as text (``data ->> key``)."""
+        return KT(f"data__{self.key}")
+
+    def filter_q(self, op: str, value: Any) -> Q:
+        """The SQL condition for ``op`` (already checked against ``filter_ops``)."""
+        lookup = self.lookup
+        if op == "eq":
+            return Q(**{lookup: value})
+        if op == "ne":
+            return ~Q(**{lookup: value}) | Q(**{f"{lookup}__isnull": True})
+        if op == "in":
+            return Q(**{f"{lookup}__in": list(value)})
+        if op == "nin":
+            return ~Q(**{f"{lookup}__in": list(value)})
+        if op == "isnull":
+            return Q(**{f"{lookup}__isnull": bool(value)}) if value else Q(
+                **{f"{lookup}__isnull": False}
+            ) & ~Q(**{lookup: None})
+        if op in ("lt", "lte", "gt", "gte"):
+            return Q(**{f"{lookup}__{op}": value})
+        if op == "contains":
+            return Q(**{f"{lookup}__contains": value})
+        if op == "icontains":
+            return Q(**{f"{lookup}__icontains": value})
+        if op == "startswith":
+            return Q(**{f"{lookup}__startswith": value})
+        raise ValueError(f"unsupported operator {op}")
+
+    def filter_value(self, op: str, value: Any) -> Any:
+        """Normalise a filter operand like a stored value (``clean`` by default)."""
+        if op == "isnull":
+            return bool(value)
+        if op in ("in", "nin"):
+            return [self.clean(v) for v in value]
+        return self.clean(value)
+
+    def sort_expression(self) -> Expression | F:
+        return KeyTransform(self.key, "data")
+
+    def aggregate_expression(self) -> Expression:
+        """A numeric SQL expression to aggregate (``can_aggregate`` types only)."""
+        raise NotImplementedError
+
+    # --- spreadsheets and demo data ----------------------------------------------------------
+    def to_cell(self, value: Any) -> Any:
+        return value
+
+    def from_cell(self, cell: Any) -> Any:
+        return cell
+
+    def example_value(self, faker: Any) -> Any:
+        return None

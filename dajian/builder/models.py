@@ -1,0 +1,87 @@
+"""Apps, forms and immutable form versions."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from dajian.platform.models import Workspace
+
+
+class App(models.Model):
+    """A bundle of forms (and later workflows, chains, dashboards) under one key."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="apps")
+    key = models.SlugField(max_length=63)
+    name = models.JSONField(default=dict)
+    description = models.JSONField(default=dict, blank=True)
+    version = models.CharField(max_length=32, default="0.1.0")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "key"], name="app_unique_key")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Form(models.Model):
+    """A form of an app: an editable draft and, once published, a current version."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="forms")
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="forms")
+    key = models.SlugField(max_length=63)
+    draft = models.JSONField(default=dict)
+    draft_saved_at = models.DateTimeField(null=True, blank=True)
+    draft_saved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published = models.ForeignKey(
+        "FormVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app", "key"], name="form_unique_key")]
+        indexes = [models.Index(fields=["workspace", "key"], name="form_ws_key")]
+
+    def __str__(self) -> str:
+        return f"{self.app_id}/{self.key}"
+
+
+class FormVersion(models.Model):
+    """A published, immutable definition of a form, identified by its content hash."""
+
+    form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+    schema_version = models.PositiveIntegerField(default=1)
+    published_at = models.DateTimeField()
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["form", "number"], name="formversion_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form_id} v{self.number}"
+
+
+class AutonumberCounter(models.Model):
+    """The last number handed out for one autonumber field in one period (e.g. a year)."""
+
+    form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="+")
+    field_key = models.CharField(max_length=63)
+    period = models.CharField(max_length=32, default="")
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["form", "field_key", "period"], name="autonumber_unique_period"
+            )
+        ]

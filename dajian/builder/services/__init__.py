@@ -1,0 +1,1 @@
+"""Builder services: form drafts, validation of definitions, publishing."""

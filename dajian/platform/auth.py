@@ -1,0 +1,56 @@
+"""Who is calling: session user or ``Authorization: Bearer`` API token, and in which
+workspace (the token's, the ``X-Workspace`` header's slug, or the user's default)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
+
+from dajian.platform.actors import Actor, actor_for
+from dajian.platform.models import Membership, Workspace
+from dajian.platform.tokens import authenticate_token
+
+
+def resolve_actor(request: HttpRequest) -> Actor | None:
+    """The request's actor, or None for anonymous callers and non-members."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header.lower().startswith("bearer "):
+        token = authenticate_token(header[7:].strip())
+        if token is None:
+            return None
+        request.user = token.user
+        request.is_token_auth = True  # type: ignore[attr-defined]
+        return actor_for(token.user, token.workspace)
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    slug = request.META.get("HTTP_X_WORKSPACE", "").strip()
+    if slug:
+        workspace = Workspace.objects.filter(slug=slug).first()
+    else:
+        membership = (
+            Membership.objects.filter(user=user, is_active=True)
+            .select_related("workspace")
+            .order_by("id")
+            .first()
+        )
+        workspace = membership.workspace if membership else None
+    if workspace is None:
+        return None
+    return actor_for(user, workspace)
+
+
+class WorkspaceMiddleware:
+    """Attach ``request.actor`` (lazy: resolved only when something asks for it)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.is_token_auth = request.META.get(  # type: ignore[attr-defined]
+            "HTTP_AUTHORIZATION", ""
+        ).lower().startswith("bearer ")
+        request.actor = SimpleLazyObject(lambda: resolve_actor(request))  # type: ignore[attr-defined]
+        return self.get_response(request)

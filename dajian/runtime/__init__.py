@@ -1,0 +1,1 @@
+"""Records and everything that happens to them at runtime."""

@@ -1,0 +1,1 @@
+"""Runtime services: record writes, reads, indexes."""

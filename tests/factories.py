@@ -1,0 +1,52 @@
+"""Builders for domain objects: ``make_workspace``, ``make_user`` (with roles, org unit
+and manager) and ``make_actor``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
+
+from dajian.platform.actors import Actor, actor_for
+from dajian.platform.models import Membership, OrgUnit, Role, Workspace
+from dajian.platform.org import create_org_unit
+
+
+def make_workspace(slug: str = "acme") -> Workspace:
+    workspace, _ = Workspace.objects.get_or_create(slug=slug, defaults={"name": slug.title()})
+    return workspace
+
+
+def make_user(
+    username: str,
+    workspace: Workspace,
+    roles: Iterable[str] = (),
+    is_admin: bool = False,
+    org_unit: OrgUnit | None = None,
+    manager=None,
+    password: str = "pw-for-tests",
+):
+    """A user who is a member of ``workspace``. ``manager=`` puts the user in a new org
+    unit managed by that user (under the manager's own unit if they have one)."""
+    user = get_user_model().objects.create_user(username=username, password=password)
+    if manager is not None and org_unit is None:
+        parent_membership = Membership.objects.filter(workspace=workspace, user=manager).first()
+        parent = parent_membership.org_unit if parent_membership else None
+        org_unit = OrgUnit.objects.filter(workspace=workspace, manager=manager).first()
+        if org_unit is None:
+            org_unit = create_org_unit(
+                workspace, name=f"team of {manager.username}", parent=parent, manager=manager
+            )
+    membership = Membership.objects.create(
+        workspace=workspace, user=user, is_admin=is_admin, org_unit=org_unit
+    )
+    for key in roles:
+        role, _ = Role.objects.get_or_create(workspace=workspace, key=key, defaults={"name": key})
+        membership.roles.add(role)
+    return user
+
+
+def make_actor(user, workspace: Workspace) -> Actor:
+    actor = actor_for(user, workspace)
+    assert actor is not None, "user is not a member of the workspace"
+    return actor
