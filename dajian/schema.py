@@ -2,12 +2,17 @@
 
 import graphene
 
-
-class Query(graphene.ObjectType):
-    ping = graphene.String()
-
-    def resolve_ping(root, info):
-        return "pong"
+from dajian.builder.graphql.schema import BuilderMutation, BuilderQuery
+from dajian.platform.graphql.schema import PlatformQuery
+from dajian.runtime.graphql.schema import RuntimeMutation, RuntimeQuery
 
 
-schema = graphene.Schema(query=Query)
+class Query(PlatformQuery, BuilderQuery, RuntimeQuery, graphene.ObjectType):
+    pass
+
+
+class Mutation(BuilderMutation, RuntimeMutation, graphene.ObjectType):
+    pass
+
+
+schema = graphene.Schema(query=Query, mutation=Mutation)

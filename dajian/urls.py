@@ -1,7 +1,9 @@
 """URL routes: GraphQL, uploads, health."""
 
 from django.http import JsonResponse
-from django.urls import path
+from django.urls import include, path
+
+from dajian.platform.graphql.view import graphql_view
 
 
 def health(request):
@@ -9,5 +11,7 @@ def health(request):
 
 
 urlpatterns = [
+    path("graphql/", graphql_view, name="graphql"),
     path("healthz", health, name="health"),
+    path("api/uploads/", include("dajian.platform.views")),
 ]

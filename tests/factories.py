@@ -50,3 +50,24 @@ def make_actor(user, workspace: Workspace) -> Actor:
     actor = actor_for(user, workspace)
     assert actor is not None, "user is not a member of the workspace"
     return actor
+
+
+def build_form(
+    actor: Actor,
+    fields: list[dict],
+    key: str = "customer",
+    app: str = "sales",
+    publish: bool = True,
+    **extra,
+):
+    """Create the app if needed, save ``fields`` (+ ``extra`` definition keys) as the
+    draft of ``app/key`` and publish it. Returns the ``Form``."""
+    from dajian.builder.services.forms import create_app, publish_form, save_form_draft
+
+    create_app(actor, app, {"en": app.title(), "zh-CN": app})
+    definition = {"key": key, "name": {"en": key.title(), "zh-CN": key}, "fields": fields, **extra}
+    form = save_form_draft(actor, app, key, definition)
+    if publish:
+        publish_form(actor, app, key)
+        form.refresh_from_db()
+    return form

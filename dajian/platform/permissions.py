@@ -33,14 +33,8 @@ class Action(StrEnum):
     DELETE = "delete"
 
 
-# Wider scopes rank higher; team and department are not nested, so both may apply.
-_RANK = {
-    RowScope.NONE: 0,
-    RowScope.OWN: 1,
-    RowScope.TEAM: 2,
-    RowScope.DEPARTMENT: 2,
-    RowScope.ALL: 3,
-}
+# Roles that may edit metadata (forms, workflows...) besides workspace admins.
+DESIGNER_ROLES = frozenset({"admin", "designer"})
 
 # Used when a form declares no permissions at all: members create and read everything
 # and change what they own; workspace admins always have every right.

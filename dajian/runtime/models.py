@@ -7,11 +7,28 @@ from django.db import models
 from django.utils import timezone
 
 from dajian.builder.models import Form, FormVersion
+from dajian.platform.actors import Actor
 from dajian.platform.models import Workspace
+from dajian.platform.permissions import Action, scope_condition
+
+
+class RecordQuerySet(models.QuerySet["Record"]):
+    def permitted(self, actor: Actor, form: Form, action: Action = Action.READ) -> RecordQuerySet:
+        """The one permission-scoped starting point of every record read and write:
+        records of ``form`` in the actor's workspace that the actor's row scope for
+        ``action`` reaches (R23)."""
+        from dajian.runtime.policies import policy_for
+
+        policy = policy_for(actor, form)
+        return self.filter(workspace_id=actor.workspace.pk, form_id=form.pk).filter(
+            scope_condition(actor, policy.scopes[action])
+        )
 
 
 class Record(models.Model):
     """One row of any form. ``version`` increases on every write (optimistic locking)."""
+
+    objects = RecordQuerySet.as_manager()
 
     workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="+")
     form = models.ForeignKey(Form, on_delete=models.PROTECT, related_name="records")

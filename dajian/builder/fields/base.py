@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from django.db.models import Expression, F, Q
 from django.db.models.fields.json import KT, KeyTransform
+from graphql_relay import from_global_id, to_global_id
 
 from dajian.platform.errors import ErrorDetail
 
@@ -47,6 +48,33 @@ class Reference:
     ids: tuple[int, ...]
     target: str | None = None
     path: str | None = None
+    # For attachments: the accepted ``Attachment.kind`` values (None = any).
+    accept: frozenset[str] | None = None
+
+
+def parse_ref(value: Any, type_name: str) -> int:
+    """An id from an int, a digit string or a Relay global id of ``type_name``.
+
+    Raises :class:`FieldValueError` (``INVALID_REFERENCE``) for anything else.
+    """
+    if isinstance(value, bool):
+        raise FieldValueError("INVALID_REFERENCE", f"Expected a {type_name} id.")
+    if isinstance(value, int) and value > 0:
+        return value
+    if isinstance(value, str):
+        if value.isdigit() and len(value) < 19:
+            return int(value)
+        try:
+            kind, raw = from_global_id(value)
+        except Exception:  # noqa: BLE001 - any undecodable id is simply invalid
+            kind, raw = "", ""
+        if kind == type_name and raw.isdigit() and len(raw) < 19:
+            return int(raw)
+    raise FieldValueError("INVALID_REFERENCE", f"Expected a {type_name} id.")
+
+
+def global_id(type_name: str, pk: int) -> str:
+    return to_global_id(type_name, pk)
 
 
 class FieldType:
@@ -92,6 +120,10 @@ class FieldType:
     def references(self, value: Any) -> list[Reference]:
         """Other rows this (cleaned) value points at."""
         return []
+
+    def to_api(self, value: Any) -> Any:
+        """The stored value as API clients see it (e.g. ids as Relay global ids)."""
+        return value
 
     def to_cel(self, value: Any) -> Any:
         """The value as the CEL activation needs it (ints stay ints, money is a double,

@@ -1,0 +1,46 @@
+"""Celery tasks of the runtime. Each is idempotent: running it twice does the work once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from dajian.runtime import outbox
+from dajian.runtime.models import OutboxEvent
+
+
+@shared_task(name="dajian.runtime.process_outbox_event", acks_late=True)
+def process_outbox_event(event_id: int) -> bool:
+    """Hand one outbox event to every consumer, once. Returns False if another run
+    already processed it (or is processing it right now)."""
+    with transaction.atomic():
+        event = (
+            OutboxEvent.objects.select_for_update(skip_locked=True)
+            .filter(pk=event_id, processed_at__isnull=True)
+            .first()
+        )
+        if event is None:
+            return False
+        event.attempts += 1
+        for consumer in outbox.consumers():
+            consumer(event)
+        event.processed_at = timezone.now()
+        event.save(update_fields=["attempts", "processed_at"])
+    return True
+
+
+@shared_task(name="dajian.runtime.sweep_outbox")
+def sweep_outbox(older_than_seconds: int = 60, limit: int = 500) -> int:
+    """Re-enqueue events still pending after a while (broker was down at commit)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        OutboxEvent.objects.filter(processed_at__isnull=True, created_at__lt=cutoff)
+        .order_by("id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for event_id in ids:
+        process_outbox_event.delay(event_id)
+    return len(ids)
