@@ -62,8 +62,15 @@ FIELDS = [
 def form(form_factory):
     return form_factory(
         FIELDS,
-        permissions=[{"role": "rep", "create": True, "read": "own", "update": "own",
-                      "fields": {"cost": "hidden"}}],
+        permissions=[
+            {
+                "role": "rep",
+                "create": True,
+                "read": "own",
+                "update": "own",
+                "fields": {"cost": "hidden"},
+            }
+        ],
     )
 
 
@@ -79,7 +86,10 @@ def test_anonymous_calls_are_refused(gql):
 
 def test_me(gql, admin):
     assert gql(ME, as_user=admin)["data"]["me"] == {
-        "username": "boss", "roles": ["admin"], "isAdmin": True, "workspace": {"slug": "acme"}
+        "username": "boss",
+        "roles": ["admin"],
+        "isAdmin": True,
+        "workspace": {"slug": "acme"},
     }
 
 
@@ -88,27 +98,42 @@ def test_define_a_form_through_graphql(gql, admin, rep):
     denied = gql(CREATE_APP, {"input": {"key": "sales", "name": "Sales"}}, as_user=rep)
     assert denied["data"]["createApp"]["errors"][0]["code"] == "PERMISSION_DENIED"
     # ...allowed with it
-    assert gql(CREATE_APP, {"input": {"key": "sales", "name": "Sales"}}, as_user=admin)[
-        "data"]["createApp"]["app"] == {"key": "sales"}
+    assert gql(CREATE_APP, {"input": {"key": "sales", "name": "Sales"}}, as_user=admin)["data"][
+        "createApp"
+    ]["app"] == {"key": "sales"}
     definition = {"key": "customer", "name": "Customer", "fields": FIELDS}
     saved = gql(SAVE_DRAFT, {"input": {"app": "sales", "definition": definition}}, as_user=admin)
     assert saved["data"]["saveFormDraft"]["errors"] == []
     published = gql(PUBLISH, {"input": {"app": "sales", "key": "customer"}}, as_user=admin)
     assert published["data"]["publishForm"]["version"] == 1
     assert [f["key"] for f in published["data"]["publishForm"]["form"]["fields"]] == [
-        "name", "cost"]
+        "name",
+        "cost",
+    ]
 
 
 def test_invalid_definition_lists_every_problem(gql, admin):
     gql(CREATE_APP, {"input": {"key": "sales", "name": "Sales"}}, as_user=admin)
-    bad = {"key": "customer", "name": "C", "fields": [
-        {"key": "a", "type": "text", "label": "A", "rules": [{"expression": "a +", "message": "m"}]},
-        {"key": "a", "type": "text", "label": "A2"},
-    ]}
-    errors = gql(SAVE_DRAFT, {"input": {"app": "sales", "definition": bad}}, as_user=admin)[
-        "data"]["saveFormDraft"]["errors"]
+    bad = {
+        "key": "customer",
+        "name": "C",
+        "fields": [
+            {
+                "key": "a",
+                "type": "text",
+                "label": "A",
+                "rules": [{"expression": "a +", "message": "m"}],
+            },
+            {"key": "a", "type": "text", "label": "A2"},
+        ],
+    }
+    errors = gql(SAVE_DRAFT, {"input": {"app": "sales", "definition": bad}}, as_user=admin)["data"][
+        "saveFormDraft"
+    ]["errors"]
     assert {(e["path"], e["code"]) for e in errors} == {
-        ("fields.0.key", "DUPLICATE_KEY"), ("fields.1.key", "DUPLICATE_KEY")}
+        ("fields.0.key", "DUPLICATE_KEY"),
+        ("fields.1.key", "DUPLICATE_KEY"),
+    }
 
 
 def test_form_render_hides_fields_by_role(gql, form, admin, rep):
@@ -123,18 +148,27 @@ def test_form_render_hides_fields_by_role(gql, form, admin, rep):
 
 
 def test_record_round_trip(gql, form, rep):
-    created = gql(CREATE, {"input": {"app": "sales", "form": "customer",
-                                     "data": {"name": "Acme"}}}, as_user=rep)["data"]
+    created = gql(
+        CREATE,
+        {"input": {"app": "sales", "form": "customer", "data": {"name": "Acme"}}},
+        as_user=rep,
+    )["data"]
     record = created["createRecord"]["record"]
     assert created["createRecord"]["errors"] == [] and record["data"] == {"name": "Acme"}
     assert record["owner"] == {"username": "rep"}
     got = gql(RECORD, {"id": record["id"]}, as_user=rep)["data"]["record"]
     assert got["history"][0]["action"] == "record.created"
-    updated = gql(UPDATE, {"input": {"id": record["id"], "data": {"name": "Acme 2"},
-                                     "expectedVersion": 1}}, as_user=rep)
+    updated = gql(
+        UPDATE,
+        {"input": {"id": record["id"], "data": {"name": "Acme 2"}, "expectedVersion": 1}},
+        as_user=rep,
+    )
     assert updated["data"]["updateRecord"]["record"]["version"] == 2
-    stale = gql(UPDATE, {"input": {"id": record["id"], "data": {"name": "x"},
-                                   "expectedVersion": 1}}, as_user=rep)
+    stale = gql(
+        UPDATE,
+        {"input": {"id": record["id"], "data": {"name": "x"}, "expectedVersion": 1}},
+        as_user=rep,
+    )
     assert stale["data"]["updateRecord"]["errors"][0]["code"] == "STALE_VERSION"
     listed = gql(RECORDS, {"first": 10}, as_user=rep)["data"]["records"]
     assert listed["totalCount"] == 1 and listed["edges"][0]["node"]["data"]["name"] == "Acme 2"
@@ -143,22 +177,28 @@ def test_record_round_trip(gql, form, rep):
 
 
 def test_typed_errors_on_create(gql, form, rep):
-    result = gql(CREATE, {"input": {"app": "sales", "form": "customer",
-                                    "data": {"name": 5, "extra": 1}}}, as_user=rep)
+    result = gql(
+        CREATE,
+        {"input": {"app": "sales", "form": "customer", "data": {"name": 5, "extra": 1}}},
+        as_user=rep,
+    )
     errors = result["data"]["createRecord"]["errors"]
     assert {(e["field"], e["code"]) for e in errors} == {
-        ("name", "INVALID_TYPE"), ("extra", "UNKNOWN_FIELD")}
+        ("name", "INVALID_TYPE"),
+        ("extra", "UNKNOWN_FIELD"),
+    }
     assert result["data"]["createRecord"]["record"] is None
 
 
 def test_other_workspace_ids_are_not_found(gql, form, admin, other_workspace):
-    record = gql(CREATE, {"input": {"app": "sales", "form": "customer",
-                                    "data": {"name": "x"}}}, as_user=admin)["data"][
-        "createRecord"]["record"]
+    record = gql(
+        CREATE,
+        {"input": {"app": "sales", "form": "customer", "data": {"name": "x"}}},
+        as_user=admin,
+    )["data"]["createRecord"]["record"]
     outsider = make_user("outsider", other_workspace, is_admin=True)
     assert gql(RECORD, {"id": record["id"]}, as_user=outsider)["data"]["record"] is None
-    result = gql(UPDATE, {"input": {"id": record["id"], "data": {"name": "y"}}},
-                 as_user=outsider)
+    result = gql(UPDATE, {"input": {"id": record["id"], "data": {"name": "y"}}}, as_user=outsider)
     assert result["data"]["updateRecord"]["errors"][0]["code"] == "NOT_FOUND"
     # a garbage id reads the same as a missing one
     assert gql(RECORD, {"id": "garbage"}, as_user=admin)["data"]["record"] is None

@@ -46,7 +46,9 @@ def _check_fields(raw: Mapping[str, Any]) -> list[ErrorDetail]:
         key = f["key"]
         if counts[key] > 1:
             errors.append(
-                _err(FormErrorCode.DUPLICATE_KEY, f"Field key {key!r} is used twice.", f"{path}.key")
+                _err(
+                    FormErrorCode.DUPLICATE_KEY, f"Field key {key!r} is used twice.", f"{path}.key"
+                )
             )
         if key in RESERVED_NAMES or key in CEL_RESERVED or key in SYSTEM_FIELDS:
             errors.append(

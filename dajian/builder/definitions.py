@@ -23,8 +23,29 @@ from dajian.platform.expressions import CompiledExpression, compile_expression
 RESERVED_NAMES = frozenset({"record", "user", "now"})
 # CEL keywords and words reserved by the spec cannot be field keys either.
 CEL_RESERVED = frozenset(
-    "as break const continue else false for function if import in let loop package "
-    "namespace null return true var void while".split()
+    [
+        "as",
+        "break",
+        "const",
+        "continue",
+        "else",
+        "false",
+        "for",
+        "function",
+        "if",
+        "import",
+        "in",
+        "let",
+        "loop",
+        "package",
+        "namespace",
+        "null",
+        "return",
+        "true",
+        "var",
+        "void",
+        "while",
+    ]
 )
 # System columns that filters and sorting address by these names.
 SYSTEM_FIELDS = frozenset(
@@ -71,9 +92,7 @@ class FormDefinition:
 
     @cached_property
     def writable_keys(self) -> frozenset[str]:
-        return frozenset(
-            k for k, t in self.field_types.items() if not t.read_only and t.stored
-        )
+        return frozenset(k for k, t in self.field_types.items() if not t.read_only and t.stored)
 
     @cached_property
     def stored_keys(self) -> frozenset[str]:
@@ -149,21 +168,23 @@ class FormDefinition:
         }
 
 
-_cache: OrderedDict[int, FormDefinition] = OrderedDict()
+_cache: OrderedDict[tuple[int, str], FormDefinition] = OrderedDict()
 _cache_lock = threading.Lock()
 _CACHE_SIZE = 512
 
 
 def definition_for_version(version: Any) -> FormDefinition:
-    """The cached :class:`FormDefinition` of a published ``FormVersion``."""
+    """The cached :class:`FormDefinition` of a published ``FormVersion`` (keyed by id and
+    content hash, so a reused id can never serve another definition)."""
+    key = (version.pk, version.content_hash)
     with _cache_lock:
-        found = _cache.get(version.pk)
+        found = _cache.get(key)
         if found is not None:
-            _cache.move_to_end(version.pk)
+            _cache.move_to_end(key)
             return found
     definition = FormDefinition(version.definition, version_id=version.pk)
     with _cache_lock:
-        _cache[version.pk] = definition
+        _cache[key] = definition
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return definition

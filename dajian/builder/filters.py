@@ -117,7 +117,9 @@ class _Compiler:
             )
         key, op, value = node["field"], node["op"], node.get("value")
         if op in ("in", "nin") and not isinstance(value, list):
-            return self.fail(FilterErrorCode.INVALID_VALUE, f"{op!r} takes a list.", f"{path}.value")
+            return self.fail(
+                FilterErrorCode.INVALID_VALUE, f"{op!r} takes a list.", f"{path}.value"
+            )
         if op in ("in", "nin") and len(value) > 500:
             return self.fail(FilterErrorCode.LIMIT_EXCEEDED, "At most 500 values.", f"{path}.value")
         if key in _SYSTEM:

@@ -85,3 +85,6 @@ class AutonumberCounter(models.Model):
                 fields=["form", "field_key", "period"], name="autonumber_unique_period"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.form_id}.{self.field_key}[{self.period}]={self.value}"

@@ -28,8 +28,6 @@ class RecordQuerySet(models.QuerySet["Record"]):
 class Record(models.Model):
     """One row of any form. ``version`` increases on every write (optimistic locking)."""
 
-    objects = RecordQuerySet.as_manager()
-
     workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="+")
     form = models.ForeignKey(Form, on_delete=models.PROTECT, related_name="records")
     form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="+")
@@ -50,6 +48,8 @@ class Record(models.Model):
     data = models.JSONField(default=dict)
     flags = models.JSONField(default=list)
     idempotency_key = models.CharField(max_length=128, null=True, blank=True)
+
+    objects = RecordQuerySet.as_manager()
 
     class Meta:
         indexes = [
@@ -93,6 +93,9 @@ class RecordDedupeKey(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.rule}:{self.key_hash[:12]}"
+
 
 class OutboxEvent(models.Model):
     """An event written in the same transaction as the change; only its id is enqueued
@@ -107,3 +110,6 @@ class OutboxEvent(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["processed_at", "id"], name="outbox_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.topic} #{self.pk}"

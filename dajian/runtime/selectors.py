@@ -79,7 +79,9 @@ def with_rollups(qs: QuerySet[Record], form: Form, definition: FormDefinition) -
     sources = {t.definition["source"]["form"] for t in rollups.values()}
     forms = {
         f.key: f
-        for f in Form.objects.select_related("published").filter(app_id=form.app_id, key__in=sources)
+        for f in Form.objects.select_related("published").filter(
+            app_id=form.app_id, key__in=sources
+        )
     }
     now = timezone.now()
     annotations = {}
@@ -149,7 +151,9 @@ def _order(definition: FormDefinition, policy: FormPolicy, order_by: Sequence[st
         if field_type is None or key in policy.hidden_fields or not field_type.can_sort:
             errors.append(
                 ErrorDetail(
-                    code="INVALID_SORT", message=f"Cannot sort by {key!r}.", field="orderBy",
+                    code="INVALID_SORT",
+                    message=f"Cannot sort by {key!r}.",
+                    field="orderBy",
                     path=f"orderBy.{i}",
                 )
             )
@@ -176,7 +180,9 @@ def _keyset_after(keyset: list[tuple[str, bool]], values: list[Any]) -> Q:
         if column in ("created_at", "updated_at"):
             value = parse_datetime(str(value))
             if value is None:
-                raise DajianError.single("INVALID_CURSOR", "The cursor is not valid.", field="after")
+                raise DajianError.single(
+                    "INVALID_CURSOR", "The cursor is not valid.", field="after"
+                )
         parsed.append(value)
     condition = Q(pk__in=[])
     for i, (column, desc) in enumerate(keyset):
@@ -218,7 +224,9 @@ def list_records(
         values = _decode_cursor(after)
         if keyset is None:
             if not (len(values) == 1 and isinstance(values[0], int) and values[0] >= 0):
-                raise DajianError.single("INVALID_CURSOR", "The cursor is not valid.", field="after")
+                raise DajianError.single(
+                    "INVALID_CURSOR", "The cursor is not valid.", field="after"
+                )
             offset = values[0]
         else:
             qs = qs.filter(_keyset_after(keyset, values))

@@ -48,9 +48,11 @@ class ValidatedRecord:
     changed: set[str]
 
 
-def _error(code: str, key: str | None, path: str | None = None, text: str | None = None, **p):
+def _error(
+    code: str, field: str | None, path: str | None = None, text: str | None = None, **params: Any
+) -> ErrorDetail:
     return ErrorDetail(
-        code=str(code), message=text or message(code, **p), field=key, path=path or key
+        code=str(code), message=text or message(code, **params), field=field, path=path or field
     )
 
 
@@ -224,9 +226,12 @@ def _check_conditions_and_rules(
         required = f.get("required", False)
         if "required_if" in cond:
             required = _is_true(cond["required_if"], activation) is True
-        if required and definition.field_types[key].empty(data.get(key)):
-            if key not in ctx.policy.hidden_fields:
-                errors.append(_error(RecordErrorCode.REQUIRED, key))
+        if (
+            required
+            and definition.field_types[key].empty(data.get(key))
+            and key not in ctx.policy.hidden_fields
+        ):
+            errors.append(_error(RecordErrorCode.REQUIRED, key))
         if (
             "readonly_if" in cond
             and ctx.existing_data is not None
@@ -245,7 +250,8 @@ def _check_conditions_and_rules(
             result = rule.expression.evaluate(activation)
         except ExpressionError as exc:
             if any(activation.get(name) is None for name in rule.expression.identifiers):
-                result = False if rule.severity == "flag" else True
+                # Rules over empty values: evidence rules flag, others leave it to `required`.
+                result = rule.severity != "flag"
             else:
                 errors.append(
                     _error(

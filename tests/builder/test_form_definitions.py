@@ -114,7 +114,7 @@ def test_field_count_limit(settings):
 
 
 def test_expression_length_limit():
-    long_ok = "name == '" + "a" * (4096 - 11) + "'"
+    long_ok = "name == '" + "a" * (4096 - 10) + "'"
     assert len(long_ok) == 4096
     assert check_form_definition(definition({**NAME, "visible_if": long_ok})) == []
     too_long = long_ok + " "

@@ -15,8 +15,13 @@ CUSTOMER = [
     {"key": "phone", "type": "phone", "label": "Phone"},
 ]
 DUPLICATES = [
-    {"key": "name_city", "fields": ["name", "city"], "normalize": "text", "action": "block",
-     "message": {"en": "Same name in the same city", "zh-CN": "同城同名客户已存在"}},
+    {
+        "key": "name_city",
+        "fields": ["name", "city"],
+        "normalize": "text",
+        "action": "block",
+        "message": {"en": "Same name in the same city", "zh-CN": "同城同名客户已存在"},
+    },
     {"key": "same_phone", "fields": ["phone"], "normalize": "digits", "action": "warn"},
 ]
 
@@ -71,7 +76,9 @@ def test_unique_field_is_enforced_by_the_database(admin_actor, form):
     first = Record.objects.first()
     with pytest.raises(IntegrityError), transaction.atomic():
         Record.objects.create(
-            workspace=first.workspace, form=first.form, form_version=first.form_version,
+            workspace=first.workspace,
+            form=first.form,
+            form_version=first.form_version,
             data={"name": "C", "credit_code": "91310000X"},
         )
 
@@ -90,7 +97,9 @@ def test_publishing_unique_over_existing_duplicates_is_refused(admin_actor, form
     create_record(admin_actor, "sales", "item", {"code": "same"})
     create_record(admin_actor, "sales", "item", {"code": "same"})
     save_form_draft(
-        admin_actor, "sales", "item",
+        admin_actor,
+        "sales",
+        "item",
         {"key": "item", "name": "Item", "fields": [{**fields[0], "unique": True}]},
     )
     with pytest.raises(Exception):  # noqa: B017 - the index build fails on existing data

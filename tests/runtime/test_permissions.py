@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from dajian.platform.errors import DajianError
-from dajian.platform.models import OrgUnit
 from dajian.platform.org import create_org_unit
 from dajian.runtime.models import Record
 from dajian.runtime.selectors import get_record, list_records
@@ -18,17 +17,28 @@ FIELDS = [
     {"key": "note", "type": "text", "label": "Note"},
 ]
 PERMISSIONS = [
-    {"role": "rep", "create": True, "read": "own", "update": "own", "delete": "none",
-     "fields": {"cost": "hidden"}},
+    {
+        "role": "rep",
+        "create": True,
+        "read": "own",
+        "update": "own",
+        "delete": "none",
+        "fields": {"cost": "hidden"},
+    },
     {"role": "manager", "create": True, "read": "team", "update": "team", "delete": "team"},
-    {"role": "delivery", "read": "all", "update": "none", "delete": "none",
-     "fields": {"note": "readonly"}},
+    {
+        "role": "delivery",
+        "read": "all",
+        "update": "none",
+        "delete": "none",
+        "fields": {"note": "readonly"},
+    },
     {"role": "finance", "read": "department", "update": "department"},
 ]
 
 
 @pytest.fixture
-def org(workspace, form_factory):
+def org(workspace, form_factory, admin_actor):
     """director → manager (sales east) → rep1, rep2; rep3 under another manager."""
     form_factory(FIELDS, permissions=PERMISSIONS)
     director = make_user("director", workspace, roles=["manager"])
@@ -49,9 +59,11 @@ def org(workspace, form_factory):
     people["rep3"] = make_user("rep3", workspace, roles=["rep"], org_unit=west)
     actors = {k: make_actor(u, workspace) for k, u in people.items()}
     records = {
-        k: create_record(actors[k], "sales", "customer", {"name": k, "cost": 10}).record
+        k: create_record(actors[k], "sales", "customer", {"name": k}).record
         for k in ("rep1", "rep2", "rep3", "manager")
     }
+    for record in records.values():  # the cost price is set by someone who may see it
+        update_record(admin_actor, record.pk, {"cost": 10})
     return actors, records
 
 
@@ -113,16 +125,17 @@ def test_hidden_fields_are_absent_and_not_writable(org):
     update_record(actors["rep1"], records["rep1"].pk, {"name": "rep1b"})
     assert Record.objects.get(pk=records["rep1"].pk).data["cost"] == 10
     with pytest.raises(DajianError) as exc:  # nor can it be filtered or sorted on
-        list_records(actors["rep1"], "sales", "customer", filter={"field": "cost", "op": "gt",
-                                                                  "value": 1})
+        list_records(
+            actors["rep1"], "sales", "customer", filter={"field": "cost", "op": "gt", "value": 1}
+        )
     assert exc.value.errors[0].code == "UNKNOWN_FIELD"
 
 
 def test_readonly_fields(org, workspace, form_factory):
-    actors, records = org
-    OrgUnit.objects.all()  # org chart unchanged
-    delivery_rules = [{"role": "delivery", "read": "all", "update": "all",
-                       "fields": {"note": "readonly"}}]
+    actors, _ = org
+    delivery_rules = [
+        {"role": "delivery", "read": "all", "update": "all", "fields": {"note": "readonly"}}
+    ]
     form_factory(FIELDS, key="project", permissions=delivery_rules)
     admin = make_user("adm2", workspace, is_admin=True)
     rec = create_record(make_actor(admin, workspace), "sales", "project", {"name": "p"}).record

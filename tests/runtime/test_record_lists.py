@@ -12,8 +12,13 @@ from dajian.runtime.services.records import create_record
 
 FIELDS = [
     {"key": "name", "type": "text", "label": "Name"},
-    {"key": "level", "type": "single_select", "label": "Level", "indexed": True,
-     "choices": [{"value": v, "label": v} for v in "ABC"]},
+    {
+        "key": "level",
+        "type": "single_select",
+        "label": "Level",
+        "indexed": True,
+        "choices": [{"value": v, "label": v} for v in "ABC"],
+    },
     {"key": "amount", "type": "number", "label": "Amount", "precision": 2},
     {"key": "phone", "type": "phone", "label": "Phone"},
 ]
@@ -51,13 +56,21 @@ def test_default_order_is_newest_first(admin_actor, records):
         ({"field": "name", "op": "icontains", "value": "ALPHA"}, {"Alpha", "alphabet soup"}),
         ({"field": "phone", "op": "eq", "value": "138-0000-0001"}, {"Alpha"}),
         (
-            {"and": [{"field": "level", "op": "eq", "value": "A"},
-                     {"field": "amount", "op": "gte", "value": 100}]},
+            {
+                "and": [
+                    {"field": "level", "op": "eq", "value": "A"},
+                    {"field": "amount", "op": "gte", "value": 100},
+                ]
+            },
             {"Alpha"},
         ),
         (
-            {"or": [{"field": "level", "op": "eq", "value": "C"},
-                    {"not": {"field": "amount", "op": "lt", "value": 1000}}]},
+            {
+                "or": [
+                    {"field": "level", "op": "eq", "value": "C"},
+                    {"not": {"field": "amount", "op": "lt", "value": 1000}},
+                ]
+            },
             {"Delta", "alphabet soup"},
         ),
         ({"field": "status", "op": "eq", "value": "active"}, {r["name"] for r in ROWS}),
@@ -70,9 +83,12 @@ def test_filters(admin_actor, records, filter, expected):
 def test_a_filtered_sorted_page_is_one_query(admin_actor, records):
     with CaptureQueriesContext(connection) as queries:
         page = list_records(
-            admin_actor, "sales", "customer",
+            admin_actor,
+            "sales",
+            "customer",
             filter={"field": "level", "op": "in", "value": ["A", "B"]},
-            order_by=["-amount"], first=2,
+            order_by=["-amount"],
+            first=2,
         )
         [v.data for v in page.items]
     record_queries = [q for q in queries if "runtime_record" in q["sql"]]
@@ -89,8 +105,11 @@ def test_a_filtered_sorted_page_is_one_query(admin_actor, records):
         ({"and": []}, "INVALID_FILTER", "filter"),
         ({"field": "level", "op": "in", "value": "A"}, "INVALID_VALUE", "filter.value"),
         ({"and": [{"field": "x", "op": "eq", "value": 1}]}, "UNKNOWN_FIELD", "filter.and.0.field"),
-        ({"field": "created_at", "op": "gt", "value": "yesterday"}, "INVALID_VALUE",
-         "filter.value"),
+        (
+            {"field": "created_at", "op": "gt", "value": "yesterday"},
+            "INVALID_VALUE",
+            "filter.value",
+        ),
     ],
 )
 def test_bad_filters_are_typed_errors(admin_actor, records, filter, code, path):
@@ -111,8 +130,12 @@ def test_filter_depth_limit(admin_actor, records):
 
 
 def test_sorting_by_fields_and_system_columns(admin_actor, records):
-    assert names(admin_actor, order_by=["amount"])[:4] == ["Beta", "Gamma", "Alpha",
-                                                          "alphabet soup"]
+    assert names(admin_actor, order_by=["amount"])[:4] == [
+        "Beta",
+        "Gamma",
+        "Alpha",
+        "alphabet soup",
+    ]
     assert names(admin_actor, order_by=["created_at"]) == [r["name"] for r in ROWS]
     with pytest.raises(DajianError) as exc:
         names(admin_actor, order_by=["ghost"])
@@ -127,8 +150,9 @@ def test_search_on_title_fields(admin_actor, records):
 def test_cursor_pagination_visits_every_record_once(admin_actor, records, order_by):
     seen, after = [], None
     while True:
-        page = list_records(admin_actor, "sales", "customer", order_by=order_by, first=2,
-                            after=after)
+        page = list_records(
+            admin_actor, "sales", "customer", order_by=order_by, first=2, after=after
+        )
         seen += [v.record.pk for v in page.items]
         if not page.has_next:
             break

@@ -14,14 +14,26 @@ from tests.factories import make_actor
 
 FIELDS = [
     {"key": "name", "type": "text", "label": "Name", "required": True, "max_length": 20},
-    {"key": "level", "type": "single_select", "label": "Level",
-     "choices": [{"value": "A", "label": "A"}, {"value": "B", "label": "B"}]},
-    {"key": "amount", "type": "number", "label": "Amount", "precision": 2,
-     "rules": [{"expression": "amount >= 0.0",
-                "message": {"en": "Amount cannot be negative", "zh-CN": "金额不能为负"}}]},
+    {
+        "key": "level",
+        "type": "single_select",
+        "label": "Level",
+        "choices": [{"value": "A", "label": "A"}, {"value": "B", "label": "B"}],
+    },
+    {
+        "key": "amount",
+        "type": "number",
+        "label": "Amount",
+        "precision": 2,
+        "rules": [
+            {
+                "expression": "amount >= 0.0",
+                "message": {"en": "Amount cannot be negative", "zh-CN": "金额不能为负"},
+            }
+        ],
+    },
     {"key": "visits", "type": "number", "label": "Visits", "precision": 0},
-    {"key": "proposal", "type": "long_text", "label": "Proposal",
-     "required_if": "level == 'A'"},
+    {"key": "proposal", "type": "long_text", "label": "Proposal", "required_if": "level == 'A'"},
     {"key": "reason", "type": "text", "label": "Reason", "visible_if": "level == 'B'"},
 ]
 
@@ -62,13 +74,14 @@ def test_all_errors_are_returned_at_once(admin_actor, form):
         ("nmae", "UNKNOWN_FIELD"),
         ("visits", "INVALID_TYPE"),
     ]
-    assert Record.objects.count() == 0 and AuditEvent.objects.filter(
-        action="record.created"
-    ).count() == 0
+    assert (
+        Record.objects.count() == 0
+        and AuditEvent.objects.filter(action="record.created").count() == 0
+    )
 
 
 def test_required_field(admin_actor, form):
-    problems, errors = refused(create_record, admin_actor, "sales", "customer", {})
+    problems, _ = refused(create_record, admin_actor, "sales", "customer", {})
     assert problems == [("name", "REQUIRED")]
     assert errors[0].message  # localised default message
 
@@ -117,12 +130,15 @@ def test_conditional_required(admin_actor, form):
 
 def test_invisible_fields_keep_no_value(admin_actor, form):
     result = create_record(
-        admin_actor, "sales", "customer", {"name": "x", "level": "A", "proposal": "p",
-                                           "reason": "r"}
+        admin_actor,
+        "sales",
+        "customer",
+        {"name": "x", "level": "A", "proposal": "p", "reason": "r"},
     )
     assert "reason" not in result.record.data
-    result = create_record(admin_actor, "sales", "customer", {"name": "y", "level": "B",
-                                                              "reason": "r"})
+    result = create_record(
+        admin_actor, "sales", "customer", {"name": "y", "level": "B", "reason": "r"}
+    )
     assert result.record.data["reason"] == "r"
 
 
@@ -181,7 +197,9 @@ def test_update_is_partial_and_versioned(admin_actor, form):
 def test_stale_expected_version(admin_actor, form):
     rec = create_record(admin_actor, "sales", "customer", {"name": "x"}).record
     update_record(admin_actor, rec.pk, {"name": "y"}, expected_version=1)
-    problems, errors = refused(update_record, admin_actor, rec.pk, {"name": "z"}, expected_version=1)
+    problems, _ = refused(
+        update_record, admin_actor, rec.pk, {"name": "z"}, expected_version=1
+    )
     assert problems == [("expectedVersion", "STALE_VERSION")]
     assert Record.objects.get(pk=rec.pk).data["name"] == "y"
 

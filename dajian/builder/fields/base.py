@@ -160,9 +160,11 @@ class FieldType:
         if op == "nin":
             return ~Q(**{f"{lookup}__in": list(value)})
         if op == "isnull":
-            return Q(**{f"{lookup}__isnull": bool(value)}) if value else Q(
-                **{f"{lookup}__isnull": False}
-            ) & ~Q(**{lookup: None})
+            return (
+                Q(**{f"{lookup}__isnull": bool(value)})
+                if value
+                else Q(**{f"{lookup}__isnull": False}) & ~Q(**{lookup: None})
+            )
         if op in ("lt", "lte", "gt", "gte"):
             return Q(**{f"{lookup}__{op}": value})
         if op == "contains":

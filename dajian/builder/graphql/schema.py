@@ -9,7 +9,13 @@ import graphene
 from graphene.types.generic import GenericScalar
 
 from dajian.builder.definitions import FormDefinition, definition_for_version
-from dajian.builder.graphql.types import FieldRule, FormField, FormPermissions, FormRule, field_object
+from dajian.builder.graphql.types import (
+    FieldRule,
+    FormField,
+    FormPermissions,
+    FormRule,
+    field_object,
+)
 from dajian.builder.models import App, Form
 from dajian.builder.services import forms as form_service
 from dajian.platform.errors import DajianError

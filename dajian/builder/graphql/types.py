@@ -12,8 +12,19 @@ from dajian.platform.i18n import localize
 
 COMMON_KEYS = frozenset(
     {
-        "key", "type", "label", "help", "required", "readonly", "unique", "indexed",
-        "default", "required_if", "visible_if", "readonly_if", "rules",
+        "key",
+        "type",
+        "label",
+        "help",
+        "required",
+        "readonly",
+        "unique",
+        "indexed",
+        "default",
+        "required_if",
+        "visible_if",
+        "readonly_if",
+        "rules",
     }
 )
 

@@ -166,6 +166,10 @@ def publish_form(actor: Actor, app_key: str, form_key: str) -> FormVersion:
     form.save(update_fields=["published"])
     publish_hooks.run(version)
     record_event(
-        actor, "form.published", "Form", str(form.pk), {"version": [previous, number], "hash": digest}
+        actor,
+        "form.published",
+        "Form",
+        str(form.pk),
+        {"version": [previous, number], "hash": digest},
     )
     return version

@@ -76,9 +76,7 @@ class DajianMutation(graphene.Mutation):
         **options: Any,
     ) -> None:
         if not description or not permission or error_type is None:
-            raise TypeError(
-                f"{cls.__name__}.Meta needs description, permission and error_type"
-            )
+            raise TypeError(f"{cls.__name__}.Meta needs description, permission and error_type")
         cls.permission = permission
         cls.error_type = error_type
         super().__init_subclass_with_meta__(

@@ -125,15 +125,21 @@ def _parse_body(request: HttpRequest) -> dict[str, Any] | JsonResponse:
         body: Any = {
             "query": request.GET.get("query"),
             "operationName": request.GET.get("operationName"),
-            "variables": json.loads(request.GET["variables"]) if "variables" in request.GET else None,
+            "variables": json.loads(request.GET["variables"])
+            if "variables" in request.GET
+            else None,
         }
     else:
         try:
             body = json.loads(request.body or b"{}")
         except (ValueError, UnicodeDecodeError):
-            return _error_response("The body is not valid JSON.", CommonErrorCode.INVALID_INPUT, 400)
+            return _error_response(
+                "The body is not valid JSON.", CommonErrorCode.INVALID_INPUT, 400
+            )
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
-        return _error_response("Send a JSON object with a query.", CommonErrorCode.INVALID_INPUT, 400)
+        return _error_response(
+            "Send a JSON object with a query.", CommonErrorCode.INVALID_INPUT, 400
+        )
     if body.get("variables") is not None and not isinstance(body["variables"], dict):
         return _error_response("variables must be an object.", CommonErrorCode.INVALID_INPUT, 400)
     if len(body["query"]) > settings.DAJIAN["GRAPHQL_MAX_QUERY_BYTES"]:

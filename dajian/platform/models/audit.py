@@ -49,3 +49,6 @@ class AuditChainHead(models.Model):
     )
     seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id}#{self.seq}"

@@ -149,9 +149,7 @@ class RecordConnection(graphene.ObjectType):
     )
 
     def resolve_edges(page: Any, info: Any) -> list[RecordEdge]:
-        return [
-            RecordEdge(cursor=c, node=v) for c, v in zip(page.cursors, page.items, strict=True)
-        ]
+        return [RecordEdge(cursor=c, node=v) for c, v in zip(page.cursors, page.items, strict=True)]
 
     def resolve_page_info(page: Any, info: Any) -> PageInfo:
         return PageInfo(

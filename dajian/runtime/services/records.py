@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from dajian.builder.definitions import FormDefinition
 from dajian.builder.models import Form
-from dajian.builder.services.autonumber import next_number
 from dajian.platform.actors import Actor
 from dajian.platform.audit import diff_values, record_event
 from dajian.platform.errors import DajianError, ErrorDetail, not_found, permission_denied
@@ -132,6 +131,8 @@ def _create(actor, form, definition, policy, data, idempotency_key) -> WriteResu
     validated = validate_record(ctx, data)
     for key, field_type in definition.field_types.items():
         if field_type.type == "autonumber":
+            from dajian.builder.services.autonumber import next_number
+
             number = next_number(form.pk, key, field_type.period(now))  # type: ignore[attr-defined]
             validated.data[key] = field_type.format(number, now)  # type: ignore[attr-defined]
     keys = dedupe_keys(definition, validated.data)
@@ -175,7 +176,10 @@ def _save_dedupe_keys(record: Record, keys: list[DedupeKey], replace: bool) -> N
         RecordDedupeKey.objects.filter(record=record).delete()
     RecordDedupeKey.objects.bulk_create(
         RecordDedupeKey(
-            record=record, form_id=record.form_id, rule=k.rule, key_hash=k.key_hash,
+            record=record,
+            form_id=record.form_id,
+            rule=k.rule,
+            key_hash=k.key_hash,
             blocking=k.blocking,
         )
         for k in keys
@@ -231,7 +235,10 @@ def _locked_record(actor: Actor, record_id: int, action: Action) -> tuple[Record
         raise not_found("Record")
     form = row.form
     record = (
-        Record.objects.permitted(actor, form, action).select_for_update().filter(pk=record_id).first()
+        Record.objects.permitted(actor, form, action)
+        .select_for_update()
+        .filter(pk=record_id)
+        .first()
     )
     if record is None:
         if Record.objects.permitted(actor, form, Action.READ).filter(pk=record_id).exists():
