@@ -197,9 +197,7 @@ def test_update_is_partial_and_versioned(admin_actor, form):
 def test_stale_expected_version(admin_actor, form):
     rec = create_record(admin_actor, "sales", "customer", {"name": "x"}).record
     update_record(admin_actor, rec.pk, {"name": "y"}, expected_version=1)
-    problems, _ = refused(
-        update_record, admin_actor, rec.pk, {"name": "z"}, expected_version=1
-    )
+    problems, _ = refused(update_record, admin_actor, rec.pk, {"name": "z"}, expected_version=1)
     assert problems == [("expectedVersion", "STALE_VERSION")]
     assert Record.objects.get(pk=rec.pk).data["name"] == "y"
 

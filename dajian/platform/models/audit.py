@@ -17,8 +17,9 @@ class AuditEvent(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="+")
     seq = models.BigIntegerField()
+    # PROTECT: the chain hashes the actor id, so users are deactivated, never deleted.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
     actor_label = models.CharField(max_length=200, blank=True)
     at = models.DateTimeField()
