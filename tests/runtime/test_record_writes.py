@@ -81,7 +81,7 @@ def test_all_errors_are_returned_at_once(admin_actor, form):
 
 
 def test_required_field(admin_actor, form):
-    problems, _ = refused(create_record, admin_actor, "sales", "customer", {})
+    problems, errors = refused(create_record, admin_actor, "sales", "customer", {})
     assert problems == [("name", "REQUIRED")]
     assert errors[0].message  # localised default message
 
