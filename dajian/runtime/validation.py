@@ -89,10 +89,14 @@ def validate_record(ctx: WriteContext, incoming: Mapping[str, Any]) -> Validated
             data.pop(key, None)
             cleaned_keys.add(key)
             continue
-        type_errors = [
-            _error(error_code(e), key, _join(key, e.instance_path), text=e.message)
-            for e in definition.value_validators[key].iter_errors(value)
-        ]
+        type_errors = (
+            []
+            if field_type.clean_checks_shape
+            else [
+                _error(error_code(e), key, _join(key, e.instance_path), text=e.message)
+                for e in definition.value_validators[key].iter_errors(value)
+            ]
+        )
         if type_errors:
             errors.extend(type_errors)
             continue

@@ -88,6 +88,9 @@ class FieldType:
     can_aggregate: ClassVar[bool] = False
     read_only: ClassVar[bool] = False
     stored: ClassVar[bool] = True
+    # True when ``clean`` checks the JSON shape itself and reports every problem (composite
+    # types such as subtables): the runtime then skips its JSON Schema pass for the field.
+    clean_checks_shape: ClassVar[bool] = False
     filter_ops: ClassVar[frozenset[str]] = frozenset({"eq", "ne", "in", "nin", "isnull"})
     # JSON Schema (2020-12) of the type-specific keys of a field definition.
     options_schema: ClassVar[dict[str, Any]] = {}
