@@ -66,18 +66,25 @@ class Actor:
 
 
 def actor_for(user: AbstractBaseUser, workspace: Workspace) -> Actor | None:
-    """The actor of ``user`` in ``workspace``, or None when they are not an active member."""
-    membership = (
-        Membership.objects.filter(workspace=workspace, user=user, is_active=True)
-        .prefetch_related("roles")
-        .first()
+    """The actor of ``user`` in ``workspace``, or None when they are not an active member.
+
+    One query: the membership joined with its roles (a row per role).
+    """
+    rows = list(
+        Membership.objects.filter(workspace=workspace, user=user, is_active=True).values_list(
+            "pk", "is_admin", "org_unit_id", "roles__key"
+        )
     )
-    if membership is None:
+    if not rows:
         return None
+    pk, is_admin, org_unit_id, _ = rows[0]
+    membership = Membership(
+        pk=pk, workspace=workspace, user=user, is_admin=is_admin, org_unit_id=org_unit_id
+    )
     return Actor(
         workspace=workspace,
         user=user,
         membership=membership,
-        roles=frozenset(r.key for r in membership.roles.all()),
-        is_admin=membership.is_admin,
+        roles=frozenset(key for *_, key in rows if key),
+        is_admin=is_admin,
     )

@@ -19,7 +19,7 @@ from dajian.builder.filters import compile_filter
 from dajian.builder.models import Form
 from dajian.platform.actors import Actor
 from dajian.platform.errors import DajianError, ErrorDetail, not_found
-from dajian.platform.permissions import Action, FormPolicy
+from dajian.platform.permissions import Action, FormPolicy, RowScope
 from dajian.runtime.models import Record
 from dajian.runtime.policies import definition_of, policy_for
 from dajian.runtime.services.records import get_form_for_write
@@ -103,7 +103,7 @@ def get_record(actor: Actor, record_id: int) -> RecordView:
     """A record the actor may read, else NOT_FOUND (also for other workspaces' ids)."""
     row = (
         Record.objects.filter(workspace=actor.workspace, pk=record_id)
-        .select_related("form__published")
+        .select_related("form__published", "form__app")
         .only("form")
         .first()
     )
@@ -119,6 +119,29 @@ def get_record(actor: Actor, record_id: int) -> RecordView:
         raise not_found("Record")
     record.form = form
     return RecordView(record, definition, policy_for(actor, form))
+
+
+def view_after_write(actor: Actor, record: Record, form: Form) -> RecordView | None:
+    """The record just written, as the writer may see it (None if they may not read it).
+
+    Built from the row in memory when no query is needed (the common case: no rollups,
+    and the writer's read scope reaches the record); otherwise read back like any read.
+    """
+    definition = definition_of(form)
+    if definition is None:
+        return None
+    policy = policy_for(actor, form)
+    scopes = policy.scopes[Action.READ]
+    reachable = RowScope.ALL in scopes or (
+        record.owner_id == actor.user_id and bool(scopes - {RowScope.NONE})
+    )
+    if reachable and not any(t.type == "rollup" for t in definition.field_types.values()):
+        record.form = form
+        return RecordView(record, definition, policy)
+    try:
+        return get_record(actor, record.pk)
+    except DajianError:
+        return None
 
 
 def _encode_cursor(values: Sequence[Any]) -> str:

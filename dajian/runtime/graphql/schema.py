@@ -62,7 +62,8 @@ class RuntimeQuery(graphene.ObjectType):
 
 
 def _payload(cls: type, result: WriteResult, actor: Any) -> Any:
-    view = selectors.get_record(actor, result.record.pk) if result.record.pk else None
+    record = result.record
+    view = selectors.view_after_write(actor, record, record.form)
     return cls(record=view, created=result.created, warnings=_errors(result.warnings), errors=[])
 
 

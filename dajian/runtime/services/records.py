@@ -42,7 +42,7 @@ class WriteResult:
 
 def get_form_for_write(actor: Actor, app_key: str, form_key: str) -> tuple[Form, FormDefinition]:
     form = (
-        Form.objects.select_related("published")
+        Form.objects.select_related("published", "app")
         .filter(workspace=actor.workspace, app__key=app_key, key=form_key)
         .first()
     )
@@ -112,7 +112,7 @@ def _create(actor, form, definition, policy, data, idempotency_key) -> WriteResu
     record = Record(
         workspace=actor.workspace,
         form=form,
-        form_version_id=form.published_id,
+        form_version=form.published,
         owner=actor.user,
         created_by=actor.user,
         updated_by=actor.user,
@@ -141,8 +141,9 @@ def _create(actor, form, definition, policy, data, idempotency_key) -> WriteResu
     record.flags = validated.flags + ([POSSIBLE_DUPLICATE] if warnings else [])
     record.save(force_insert=True)
     _save_dedupe_keys(record, keys, replace=False)
-    record_event(actor, "record.created", "Record", str(record.pk), diff_values({}, record.data))
+    # The audit append locks the workspace's chain head until commit: it goes last.
     _emit(actor, "record.created", record)
+    record_event(actor, "record.created", "Record", str(record.pk), diff_values({}, record.data))
     return WriteResult(record=record, created=True, warnings=warnings)
 
 
@@ -174,6 +175,8 @@ def _check_duplicates(
 def _save_dedupe_keys(record: Record, keys: list[DedupeKey], replace: bool) -> None:
     if replace:
         RecordDedupeKey.objects.filter(record=record).delete()
+    if not keys:
+        return
     RecordDedupeKey.objects.bulk_create(
         RecordDedupeKey(
             record=record,
@@ -227,7 +230,7 @@ def _locked_record(actor: Actor, record_id: int, action: Action) -> tuple[Record
     """The record locked for writing, or NOT_FOUND / PERMISSION_DENIED."""
     row = (
         Record.objects.filter(workspace=actor.workspace, pk=record_id)
-        .select_related("form__published")
+        .select_related("form__published", "form__app")
         .only("form")
         .first()
     )
@@ -236,7 +239,7 @@ def _locked_record(actor: Actor, record_id: int, action: Action) -> tuple[Record
     form = row.form
     record = (
         Record.objects.permitted(actor, form, action)
-        .select_for_update()
+        .select_for_update(of=("self",))
         .filter(pk=record_id)
         .first()
     )
@@ -282,16 +285,16 @@ def update_record(
             record.flags = sorted(
                 set(flags + validated.flags + ([POSSIBLE_DUPLICATE] if warnings else []))
             )
-            record.form_version_id = form.published_id
+            record.form_version = form.published
             record.version += 1
             record.updated_at = now
             record.updated_by = actor.user
             record.save()
             _save_dedupe_keys(record, keys, replace=True)
+            _emit(actor, "record.updated", record, changed=sorted(validated.changed))
             record_event(
                 actor, "record.updated", "Record", str(record.pk), diff_values(before, record.data)
             )
-            _emit(actor, "record.updated", record, changed=sorted(validated.changed))
             return WriteResult(record=record, created=False, warnings=warnings)
     except IntegrityError as exc:
         row = Record.objects.filter(pk=record_id).select_related("form__published").first()
