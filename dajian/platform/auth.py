@@ -49,8 +49,12 @@ class WorkspaceMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.is_token_auth = request.META.get(  # type: ignore[attr-defined]
-            "HTTP_AUTHORIZATION", ""
-        ).lower().startswith("bearer ")
+        request.is_token_auth = (
+            request.META.get(  # type: ignore[attr-defined]
+                "HTTP_AUTHORIZATION", ""
+            )
+            .lower()
+            .startswith("bearer ")
+        )
         request.actor = SimpleLazyObject(lambda: resolve_actor(request))  # type: ignore[attr-defined]
         return self.get_response(request)

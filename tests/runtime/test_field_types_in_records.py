@@ -20,16 +20,31 @@ from tests.factories import make_actor, make_user
 
 CUSTOMER = [
     {"key": "name", "type": "text", "label": "Name"},
-    {"key": "visits_30d", "type": "rollup", "label": "Visits (30 d)",
-     "source": {"form": "visit", "field": "customer"}, "function": "count",
-     "window": {"field": "created_at", "days": 30}},
-    {"key": "spend", "type": "rollup", "label": "Spend",
-     "source": {"form": "visit", "field": "customer"}, "function": "sum",
-     "value_field": "amount"},
+    {
+        "key": "visits_30d",
+        "type": "rollup",
+        "label": "Visits (30 d)",
+        "source": {"form": "visit", "field": "customer"},
+        "function": "count",
+        "window": {"field": "created_at", "days": 30},
+    },
+    {
+        "key": "spend",
+        "type": "rollup",
+        "label": "Spend",
+        "source": {"form": "visit", "field": "customer"},
+        "function": "sum",
+        "value_field": "amount",
+    },
 ]
 VISIT = [
-    {"key": "customer", "type": "relation", "target": "customer", "label": "Customer",
-     "required": True},
+    {
+        "key": "customer",
+        "type": "relation",
+        "target": "customer",
+        "label": "Customer",
+        "required": True,
+    },
     {"key": "amount", "type": "money", "label": "Amount"},
     {"key": "photos", "type": "photo", "label": "Photos"},
     {"key": "visited_at", "type": "datetime", "label": "Visited at"},
@@ -48,8 +63,13 @@ def forms(form_factory):
 
 def attachment(workspace, kind="image"):
     return Attachment.objects.create(
-        workspace=workspace, file="x.jpg", content_type="image/jpeg", kind=kind, size=1,
-        sha256="0" * 64, uploaded_at=timezone.now(),
+        workspace=workspace,
+        file="x.jpg",
+        content_type="image/jpeg",
+        kind=kind,
+        size=1,
+        sha256="0" * 64,
+        uploaded_at=timezone.now(),
     )
 
 
@@ -79,8 +99,9 @@ def test_relation_to_a_record_the_actor_cannot_read_is_refused(workspace, form_f
     rules = [{"role": "rep", "create": True, "read": "own", "update": "own"}]
     form_factory(CUSTOMER, key="customer", permissions=rules)
     form_factory(VISIT, key="visit", permissions=rules)
-    rep_a, rep_b = (make_actor(make_user(n, workspace, roles=["rep"]), workspace)
-                    for n in ("ra", "rb"))
+    rep_a, rep_b = (
+        make_actor(make_user(n, workspace, roles=["rep"]), workspace) for n in ("ra", "rb")
+    )
     theirs = create_record(rep_b, "sales", "customer", {"name": "B's"}).record
     with pytest.raises(DajianError) as exc:
         create_record(rep_a, "sales", "visit", {"customer": theirs.pk})
@@ -91,22 +112,27 @@ def test_photo_references_are_checked_by_workspace_and_kind(
     admin_actor, forms, workspace, other_workspace
 ):
     customer = create_record(admin_actor, "sales", "customer", {"name": "Acme"}).record
-    mine, audio, theirs = (attachment(workspace), attachment(workspace, "audio"),
-                           attachment(other_workspace))
-    ok = create_record(admin_actor, "sales", "visit",
-                       {"customer": customer.pk, "photos": [mine.pk]}).record
+    mine, audio, theirs = (
+        attachment(workspace),
+        attachment(workspace, "audio"),
+        attachment(other_workspace),
+    )
+    ok = create_record(
+        admin_actor, "sales", "visit", {"customer": customer.pk, "photos": [mine.pk]}
+    ).record
     assert ok.data["photos"] == [mine.pk]
     for bad in (audio.pk, theirs.pk):
         with pytest.raises(DajianError) as exc:
-            create_record(admin_actor, "sales", "visit",
-                          {"customer": customer.pk, "photos": [bad]})
+            create_record(admin_actor, "sales", "visit", {"customer": customer.pk, "photos": [bad]})
         assert codes(exc) == [("photos", "INVALID_REFERENCE")]
 
 
 def test_datetimes_are_stored_as_utc_text(admin_actor, forms):
     customer = create_record(admin_actor, "sales", "customer", {"name": "Acme"}).record
     visit = create_record(
-        admin_actor, "sales", "visit",
+        admin_actor,
+        "sales",
+        "visit",
         {"customer": customer.pk, "visited_at": "2026-03-01T09:30:00+08:00"},
     ).record
     assert visit.data["visited_at"].startswith("2026-03-01T01:30:00")
@@ -138,10 +164,20 @@ def test_formula_is_computed_on_write_with_typed_values(admin_actor, form_factor
         [
             {"key": "qty", "type": "number", "label": "Qty", "precision": 0},
             {"key": "price", "type": "money", "label": "Price"},
-            {"key": "total", "type": "formula", "label": "Total", "result_type": "number",
-             "expression": "double(qty) * price"},
-            {"key": "even", "type": "formula", "label": "Even", "result_type": "boolean",
-             "expression": "qty % 2 == 0"},  # % needs qty to arrive as an int
+            {
+                "key": "total",
+                "type": "formula",
+                "label": "Total",
+                "result_type": "number",
+                "expression": "double(qty) * price",
+            },
+            {
+                "key": "even",
+                "type": "formula",
+                "label": "Even",
+                "result_type": "boolean",
+                "expression": "qty % 2 == 0",
+            },  # % needs qty to arrive as an int
         ],
         key="line",
     )
@@ -155,19 +191,29 @@ def test_formula_is_computed_on_write_with_typed_values(admin_actor, form_factor
 def test_subtable_errors_carry_row_paths(admin_actor, form_factory):
     form_factory(
         [
-            {"key": "lines", "type": "subtable", "label": "Lines", "fields": [
-                {"key": "sku", "type": "text", "label": "SKU", "required": True},
-                {"key": "qty", "type": "number", "label": "Qty", "precision": 0},
-            ]},
+            {
+                "key": "lines",
+                "type": "subtable",
+                "label": "Lines",
+                "fields": [
+                    {"key": "sku", "type": "text", "label": "SKU", "required": True},
+                    {"key": "qty", "type": "number", "label": "Qty", "precision": 0},
+                ],
+            },
         ],
         key="order",
     )
-    ok = create_record(admin_actor, "sales", "order",
-                       {"lines": [{"sku": "A", "qty": 1}, {"sku": "B"}]}).record
+    ok = create_record(
+        admin_actor, "sales", "order", {"lines": [{"sku": "A", "qty": 1}, {"sku": "B"}]}
+    ).record
     assert ok.data["lines"][1] == {"sku": "B"}
     with pytest.raises(DajianError) as exc:
-        create_record(admin_actor, "sales", "order",
-                      {"lines": [{"sku": "A", "qty": 1}, {"qty": 2}, {"sku": "C", "qty": 1.5}]})
+        create_record(
+            admin_actor,
+            "sales",
+            "order",
+            {"lines": [{"sku": "A", "qty": 1}, {"qty": 2}, {"sku": "C", "qty": 1.5}]},
+        )
     paths = codes(exc)
     assert ("lines.1.sku", "REQUIRED") in paths
     assert any(p == "lines.2.qty" for p, _ in paths)

@@ -142,7 +142,7 @@ def publish_form(actor: Actor, app_key: str, form_key: str) -> FormVersion:
     current version instead of creating an identical one."""
     require_designer(actor)
     form = get_form(actor, app_key, form_key)
-    form = Form.objects.select_for_update().select_related("published").get(pk=form.pk)
+    form = Form.objects.select_for_update(of=("self",)).select_related("published").get(pk=form.pk)
     if not form.draft:
         raise DajianError.single(FormErrorCode.NOTHING_TO_PUBLISH, "The form has no draft.")
     errors = check_form_definition({k: v for k, v in form.draft.items()})
