@@ -120,7 +120,7 @@ class _Compiler:
             return self.fail(
                 FilterErrorCode.INVALID_VALUE, f"{op!r} takes a list.", f"{path}.value"
             )
-        if op in ("in", "nin") and len(value) > 500:
+        if op in ("in", "nin") and isinstance(value, list) and len(value) > 500:
             return self.fail(FilterErrorCode.LIMIT_EXCEEDED, "At most 500 values.", f"{path}.value")
         if key in _SYSTEM:
             return self.system(key, op, value, path)

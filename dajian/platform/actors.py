@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 
 from dajian.platform.models import Membership, OrgUnit, Workspace
@@ -20,7 +21,7 @@ class Actor:
     """A member acting in a workspace (``system`` actors have no user)."""
 
     workspace: Workspace
-    user: AbstractBaseUser | None
+    user: User | None
     membership: Membership | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
     is_admin: bool = False
@@ -50,7 +51,7 @@ class Actor:
             )
         )
 
-    def members_under(self, paths: tuple[str, ...]) -> QuerySet[Membership] | None:
+    def members_under(self, paths: tuple[str, ...]) -> QuerySet[Membership, Any] | None:
         """User ids of the members of these org-chart subtrees (a subquery), or None."""
         if not paths:
             return None
@@ -65,7 +66,7 @@ class Actor:
         return cls(workspace=workspace, user=None, is_admin=True)
 
 
-def actor_for(user: AbstractBaseUser, workspace: Workspace) -> Actor | None:
+def actor_for(user: User, workspace: Workspace) -> Actor | None:
     """The actor of ``user`` in ``workspace``, or None when they are not an active member.
 
     One query: the membership joined with its roles (a row per role).

@@ -49,12 +49,7 @@ class WorkspaceMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.is_token_auth = (
-            request.META.get(  # type: ignore[attr-defined]
-                "HTTP_AUTHORIZATION", ""
-            )
-            .lower()
-            .startswith("bearer ")
-        )
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        request.is_token_auth = header.lower().startswith("bearer ")  # type: ignore[attr-defined]
         request.actor = SimpleLazyObject(lambda: resolve_actor(request))  # type: ignore[attr-defined]
         return self.get_response(request)

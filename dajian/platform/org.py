@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from dajian.platform.models import OrgUnit, Workspace
@@ -13,7 +13,7 @@ def create_org_unit(
     workspace: Workspace,
     name: str,
     parent: OrgUnit | None = None,
-    manager: AbstractBaseUser | None = None,
+    manager: User | None = None,
 ) -> OrgUnit:
     """Create a unit under ``parent`` (a root when None) with an optional manager."""
     if parent is not None and parent.workspace_id != workspace.pk:

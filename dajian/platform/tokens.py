@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from dajian.platform.models import ApiToken, Workspace
@@ -19,7 +19,7 @@ def hash_token(token: str) -> str:
 
 
 def issue_token(
-    user: AbstractBaseUser,
+    user: User,
     workspace: Workspace,
     name: str = "",
     expires_at: datetime | None = None,

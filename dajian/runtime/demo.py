@@ -144,9 +144,9 @@ def install_demo_app(workspace: Workspace) -> None:
         save_form_draft(admin, APP, definition["key"], definition)
         publish_form(admin, APP, definition["key"])
     reps = [
-        a
-        for a in (actor_for(users.get(n), workspace) for n in ("rep1", "rep2") if users.get(n))
-        if a is not None
+        actor
+        for name in ("rep1", "rep2")
+        if name in users and (actor := actor_for(users[name], workspace)) is not None
     ]
     _sample_records(reps or [admin])
 

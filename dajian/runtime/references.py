@@ -68,20 +68,20 @@ def _existing(
     """``{id: attachment kind or None}`` of the ids that exist and may be used."""
     workspace = actor.workspace
     if kind == "user":
-        rows = Membership.objects.filter(workspace=workspace, user_id__in=ids, is_active=True)
-        return dict.fromkeys(rows.values_list("user_id", flat=True))
+        members = Membership.objects.filter(workspace=workspace, user_id__in=ids, is_active=True)
+        return dict.fromkeys(members.values_list("user_id", flat=True))
     if kind == "org_unit":
-        rows = OrgUnit.objects.filter(workspace=workspace, pk__in=ids)
-        return dict.fromkeys(rows.values_list("pk", flat=True))
+        units = OrgUnit.objects.filter(workspace=workspace, pk__in=ids)
+        return dict.fromkeys(units.values_list("pk", flat=True))
     if kind == "attachment":
-        rows = Attachment.objects.filter(workspace=workspace, pk__in=ids)
-        return dict(rows.values_list("pk", "kind"))
+        files = Attachment.objects.filter(workspace=workspace, pk__in=ids)
+        return dict(files.values_list("pk", "kind"))
     if kind == "record":
         from dajian.runtime.models import Record
 
         form = Form.objects.filter(workspace=workspace, app_id=app_id, key=target).first()
         if form is None:
             return {}
-        rows = Record.objects.permitted(actor, form).filter(pk__in=ids)
-        return dict.fromkeys(rows.values_list("pk", flat=True))
+        records = Record.objects.permitted(actor, form).filter(pk__in=ids)
+        return dict.fromkeys(records.values_list("pk", flat=True))
     return {}

@@ -25,6 +25,10 @@ from dajian.runtime.policies import definition_of, policy_for
 from dajian.runtime.services.records import get_form_for_write
 
 ROLLUP_PREFIX = "_rollup_"
+# Columns of the owner / creator rows a record view never needs.
+USER_DEFERRED = tuple(
+    f"{rel}__{col}" for rel in ("owner", "created_by") for col in ("password", "last_login")
+)
 # orderBy names of system columns → model fields (keyset pagination works on these).
 SYSTEM_SORTS = {"created_at": "created_at", "updated_at": "updated_at", "id": "id"}
 
@@ -104,7 +108,7 @@ def get_record(actor: Actor, record_id: int) -> RecordView:
     row = (
         Record.objects.filter(workspace=actor.workspace, pk=record_id)
         .select_related("form__published", "form__app")
-        .only("form")
+        .defer("data", "flags", "form__draft", "form__published__definition")
         .first()
     )
     if row is None:
@@ -114,7 +118,9 @@ def get_record(actor: Actor, record_id: int) -> RecordView:
     if definition is None:
         raise not_found("Record")
     qs = with_rollups(Record.objects.permitted(actor, form, Action.READ), form, definition)
-    record = qs.select_related("owner", "created_by", "form_version").filter(pk=record_id).first()
+    record = (
+        qs.select_related("owner", "created_by").defer(*USER_DEFERRED).filter(pk=record_id).first()
+    )
     if record is None:
         raise not_found("Record")
     record.form = form
@@ -235,7 +241,7 @@ def list_records(
         raise DajianError.single(
             "LIMIT_EXCEEDED", f"first must be between 0 and {max_page}.", field="first"
         )
-    qs = Record.objects.permitted(actor, form, Action.READ)
+    qs: QuerySet[Record] = Record.objects.permitted(actor, form, Action.READ)
     if filter:
         qs = qs.filter(compile_filter(definition, filter, hidden=policy.hidden_fields))
     if search:
@@ -254,7 +260,7 @@ def list_records(
         else:
             qs = qs.filter(_keyset_after(keyset, values))
     qs = with_rollups(
-        qs.order_by(*exprs).select_related("owner", "created_by", "form_version"),
+        qs.order_by(*exprs).select_related("owner", "created_by").defer(*USER_DEFERRED),
         form,
         definition,
     )

@@ -271,6 +271,6 @@ def _check_conditions_and_rules(
             flags.append(rule.flag or rule.key)
             continue
         text = localize(rule.message)
-        targets = [rule.field] if rule.field else list(rule.fields) or [None]
+        targets: list[str | None] = [rule.field] if rule.field else [*rule.fields] or [None]
         errors.extend(_error(rule.code, key, text=text) for key in targets)
     return sorted(set(flags))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import graphene
@@ -18,6 +19,7 @@ from dajian.builder.graphql.types import (
 )
 from dajian.builder.models import App, Form
 from dajian.builder.services import forms as form_service
+from dajian.platform.actors import Actor
 from dajian.platform.errors import DajianError
 from dajian.platform.graphql.base import DajianMutation, Error, current_actor, graphql_error
 from dajian.platform.i18n import localize
@@ -55,8 +57,9 @@ class FormType(graphene.ObjectType):
         return definition_for_version(form.published) if form.published_id else None
 
     @staticmethod
-    def _raw(form: Form) -> dict[str, Any]:
-        return form.published.definition if form.published_id else form.draft
+    def _raw(form: Form) -> Mapping[str, Any]:
+        definition = FormType._definition(form)
+        return definition.raw if definition is not None else form.draft
 
     def resolve_app(form: Form, info: Any) -> str:
         return form.app.key
@@ -68,13 +71,13 @@ class FormType(graphene.ObjectType):
         return localize(FormType._raw(form).get("description")) or None
 
     def resolve_version(form: Form, info: Any) -> int | None:
-        return form.published.number if form.published_id else None
+        return form.published.number if form.published is not None else None
 
     def resolve_content_hash(form: Form, info: Any) -> str | None:
-        return form.published.content_hash if form.published_id else None
+        return form.published.content_hash if form.published is not None else None
 
     def resolve_published_at(form: Form, info: Any) -> Any:
-        return form.published.published_at if form.published_id else None
+        return form.published.published_at if form.published is not None else None
 
     def resolve_fields(form: Form, info: Any) -> list[FormField]:
         definition = FormType._definition(form)
@@ -82,7 +85,7 @@ class FormType(graphene.ObjectType):
             return []
         policy = _policy(info, definition)
         return [
-            field_object(spec, definition, spec["key"] in policy.readonly_fields)
+            field_object(dict(spec), definition, spec["key"] in policy.readonly_fields)
             for spec in definition.fields
             if spec["key"] not in policy.hidden_fields
         ]
@@ -115,7 +118,7 @@ class FormType(graphene.ObjectType):
         return definition.json_schema() if definition else None
 
     def resolve_definition(form: Form, info: Any) -> Any:
-        if not form_service.can_design(current_actor(info)) or not form.published_id:
+        if not form_service.can_design(current_actor(info)) or form.published is None:
             return None
         return form.published.definition
 
@@ -211,7 +214,7 @@ class CreateApp(DajianMutation):
         error_type = Error
 
     @classmethod
-    def perform(cls, root: Any, info: Any, actor: Any, input: Any) -> CreateApp:
+    def perform(cls, root: Any, info: Any, actor: Actor, input: Any) -> CreateApp:
         app = form_service.create_app(actor, input.key, input.name, input.get("description"))
         return cls(app=app, errors=[])
 
@@ -235,7 +238,7 @@ class SaveFormDraft(DajianMutation):
         error_type = Error
 
     @classmethod
-    def perform(cls, root: Any, info: Any, actor: Any, input: Any) -> SaveFormDraft:
+    def perform(cls, root: Any, info: Any, actor: Actor, input: Any) -> SaveFormDraft:
         definition = input.definition
         key = input.get("key") or (definition.get("key") if isinstance(definition, dict) else None)
         form = form_service.save_form_draft(actor, input.app, key or "", definition)
@@ -261,7 +264,7 @@ class PublishForm(DajianMutation):
         error_type = Error
 
     @classmethod
-    def perform(cls, root: Any, info: Any, actor: Any, input: Any) -> PublishForm:
+    def perform(cls, root: Any, info: Any, actor: Actor, input: Any) -> PublishForm:
         version = form_service.publish_form(actor, input.app, input.key)
         form = form_service.get_form(actor, input.app, input.key)
         return cls(form=form, version=version.number, definition=version.definition, errors=[])

@@ -52,6 +52,7 @@ def get_app(actor: Actor, key: str) -> App:
 def get_form(actor: Actor, app_key: str, form_key: str) -> Form:
     form = (
         Form.objects.select_related("app", "published")
+        .defer("draft", "published__definition")
         .filter(workspace=actor.workspace, app__key=app_key, key=form_key)
         .first()
     )

@@ -97,5 +97,5 @@ class DajianMutation(graphene.Mutation):
         return {name: [] for name in getattr(cls, "extra_list_fields", ())}
 
     @classmethod
-    def perform(cls, root: Any, info: Any, actor: Actor, **kwargs: Any) -> Any:
+    def perform(cls, root: Any, info: Any, actor: Actor, input: Any) -> Any:
         raise NotImplementedError

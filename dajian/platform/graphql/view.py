@@ -21,6 +21,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     GraphQLError,
     OperationDefinitionNode,
     OperationType,
@@ -186,6 +187,7 @@ def graphql_view(request: HttpRequest) -> HttpResponse:
         variable_values=body.get("variables"),
         operation_name=body.get("operationName"),
     )
+    assert isinstance(result, ExecutionResult), "resolvers are synchronous"
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
         payload["errors"] = [_format_error(e) for e in result.errors]

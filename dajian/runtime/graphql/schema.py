@@ -8,6 +8,7 @@ import graphene
 from graphene.types.generic import GenericScalar
 
 from dajian.builder.fields.base import FieldValueError, parse_ref
+from dajian.platform.actors import Actor
 from dajian.platform.errors import DajianError
 from dajian.platform.graphql.base import DajianMutation, Error, current_actor, graphql_error
 from dajian.runtime import selectors
@@ -48,7 +49,7 @@ class RuntimeQuery(graphene.ObjectType):
             raise graphql_error(exc) from None
         page_ids = [view.record.pk for view in page.items]
         for view in page.items:
-            view.record.page_ids = page_ids
+            view.record.page_ids = page_ids  # type: ignore[attr-defined]
         return page
 
     def resolve_record(root: Any, info: Any, id: str) -> Any:
@@ -96,7 +97,7 @@ class CreateRecord(DajianMutation):
         error_type = Error
 
     @classmethod
-    def perform(cls, root: Any, info: Any, actor: Any, input: Any) -> CreateRecord:
+    def perform(cls, root: Any, info: Any, actor: Actor, input: Any) -> CreateRecord:
         key = input.get("idempotency_key")
         if key is not None and (not key or len(key) > 128):
             raise DajianError.single(
@@ -128,7 +129,7 @@ class UpdateRecord(DajianMutation):
         error_type = Error
 
     @classmethod
-    def perform(cls, root: Any, info: Any, actor: Any, input: Any) -> UpdateRecord:
+    def perform(cls, root: Any, info: Any, actor: Actor, input: Any) -> UpdateRecord:
         result = record_service.update_record(
             actor, record_pk(input.id), input.data, input.get("expected_version")
         )
@@ -152,7 +153,7 @@ class DeleteRecord(DajianMutation):
         error_type = Error
 
     @classmethod
-    def perform(cls, root: Any, info: Any, actor: Any, input: Any) -> DeleteRecord:
+    def perform(cls, root: Any, info: Any, actor: Actor, input: Any) -> DeleteRecord:
         record_service.delete_record(actor, record_pk(input.id), input.get("expected_version"))
         return cls(deleted_id=input.id, errors=[])
 

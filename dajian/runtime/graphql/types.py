@@ -68,7 +68,10 @@ class RecordType(graphene.ObjectType):
         return view.record.form.key
 
     def resolve_form_version(view: RecordView, info: Any) -> int:
-        return view.record.form_version.number
+        record, form = view.record, view.record.form
+        if form.published is not None and record.form_version_id == form.published_id:
+            return form.published.number  # no query: the form came with its version
+        return record.form_version.number
 
     def resolve_data(view: RecordView, info: Any) -> dict[str, Any]:
         return view.data

@@ -43,6 +43,7 @@ class WriteResult:
 def get_form_for_write(actor: Actor, app_key: str, form_key: str) -> tuple[Form, FormDefinition]:
     form = (
         Form.objects.select_related("published", "app")
+        .defer("draft", "published__definition")
         .filter(workspace=actor.workspace, app__key=app_key, key=form_key)
         .first()
     )
@@ -155,9 +156,12 @@ def _check_duplicates(
         return []
     matches = RecordDedupeKey.objects.filter(
         form=form, key_hash__in=[k.key_hash for k in keys]
-    ).exclude(record_id=exclude_id)
+    )
+    if exclude_id is not None:
+        matches = matches.exclude(record_id=exclude_id)
     hit = {(m.rule, m.key_hash) for m in matches.only("rule", "key_hash")}
-    errors, warnings = [], []
+    errors: list[ErrorDetail] = []
+    warnings: list[ErrorDetail] = []
     for key in keys:
         if (key.rule, key.key_hash) not in hit:
             continue
@@ -231,7 +235,7 @@ def _locked_record(actor: Actor, record_id: int, action: Action) -> tuple[Record
     row = (
         Record.objects.filter(workspace=actor.workspace, pk=record_id)
         .select_related("form__published", "form__app")
-        .only("form")
+        .defer("data", "flags", "form__draft", "form__published__definition")
         .first()
     )
     if row is None:
@@ -285,6 +289,7 @@ def update_record(
             record.flags = sorted(
                 set(flags + validated.flags + ([POSSIBLE_DUPLICATE] if warnings else []))
             )
+            assert form.published is not None
             record.form_version = form.published
             record.version += 1
             record.updated_at = now
