@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from dajian.platform.actors import Actor
 from dajian.platform.models import AuditChainHead, AuditEvent, Workspace
+from dajian.platform.sql import insert_row
 
 GENESIS_HASH = "0" * 64
 
@@ -106,14 +107,33 @@ def diff_values(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str
     return changed
 
 
-def _locked_head(workspace: Workspace) -> AuditChainHead:
-    head = AuditChainHead.objects.select_for_update().filter(workspace=workspace).first()
-    if head is None:
-        # get_or_create survives a concurrent first append (IntegrityError → get);
-        # the row lock below then makes the two writers take turns.
-        AuditChainHead.objects.get_or_create(workspace=workspace)
-        head = AuditChainHead.objects.select_for_update().get(workspace=workspace)
-    return head
+def _lock_head_sql() -> str:
+    table = connection.ops.quote_name(AuditChainHead._meta.db_table)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return f"SELECT seq, last_hash FROM {table} WHERE workspace_id = %s{lock}"
+
+
+def _locked_head(workspace: Workspace) -> tuple[int, str]:
+    """``(seq, last_hash)`` of the chain head, locked until the transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_head_sql(), [workspace.pk])
+        row = cursor.fetchone()
+        if row is None:
+            # get_or_create survives a concurrent first append (IntegrityError → get);
+            # the row lock below then makes the two writers take turns.
+            AuditChainHead.objects.get_or_create(workspace=workspace)
+            cursor.execute(_lock_head_sql(), [workspace.pk])
+            row = cursor.fetchone()
+    return int(row[0]), str(row[1])
+
+
+def _move_head(workspace: Workspace, seq: int, last_hash: str) -> None:
+    table = connection.ops.quote_name(AuditChainHead._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET seq = %s, last_hash = %s WHERE workspace_id = %s",
+            [seq, last_hash, workspace.pk],
+        )
 
 
 def record_event(
@@ -133,10 +153,10 @@ def record_event(
         raise RuntimeError("record_event() must be called inside transaction.atomic()")
     workspace = actor.workspace
     stored_diff = json.loads(canonical_json(dict(diff or {})))
-    head = _locked_head(workspace)
+    head_seq, head_hash = _locked_head(workspace)
     event = AuditEvent(
         workspace=workspace,
-        seq=head.seq + 1,
+        seq=head_seq + 1,
         actor=actor.user,
         actor_label=actor.label[:200],
         at=timezone.now(),
@@ -144,11 +164,30 @@ def record_event(
         object_type=object_type,
         object_id=str(object_id),
         diff=stored_diff,
-        prev_hash=head.last_hash,
+        prev_hash=head_hash,
     )
-    event.hash = compute_hash(head.last_hash, event)
-    event.save(force_insert=True)
-    AuditChainHead.objects.filter(pk=head.pk).update(seq=event.seq, last_hash=event.hash)
+    event.hash = compute_hash(head_hash, event)
+    event.pk = insert_row(
+        AuditEvent,
+        {
+            name: getattr(event, name)
+            for name in (
+                "workspace_id",
+                "seq",
+                "actor_id",
+                "actor_label",
+                "at",
+                "action",
+                "object_type",
+                "object_id",
+                "diff",
+                "prev_hash",
+                "hash",
+            )
+        },
+    )
+    event._state.adding = False
+    _move_head(workspace, event.seq, event.hash)
     return event
 
 

@@ -12,7 +12,8 @@ from dajian.runtime import outbox
 from dajian.runtime.models import OutboxEvent
 
 
-@shared_task(name="dajian.runtime.process_outbox_event", acks_late=True)
+# typing=False: Celery would otherwise bind the arguments with inspect on every delay().
+@shared_task(name="dajian.runtime.process_outbox_event", acks_late=True, typing=False)
 def process_outbox_event(event_id: int) -> bool:
     """Hand one outbox event to every consumer, once. Returns False if another run
     already processed it (or is processing it right now)."""

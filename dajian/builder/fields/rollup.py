@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
@@ -298,6 +299,13 @@ class RollupField(FieldType):
         numeric = self.function in ("count", "sum", "avg")
         if numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise FieldValueError("INVALID_TYPE", "Expected a number.")
+        return value
+
+    def to_api(self, value: Any) -> Any:
+        """Aggregates come back from SQL as ``Decimal`` for money sums; clients get JSON
+        numbers (an int when the value is whole)."""
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
         return value
 
     def json_schema(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from dajian.platform.audit import diff_values, record_event
 from dajian.platform.errors import DajianError, ErrorDetail, not_found, permission_denied
 from dajian.platform.i18n import localize
 from dajian.platform.permissions import Action
+from dajian.platform.sql import insert_row
 from dajian.runtime.dedupe import DedupeKey, dedupe_keys
 from dajian.runtime.errors import RecordErrorCode, message
 from dajian.runtime.models import OutboxEvent, Record, RecordDedupeKey
@@ -31,6 +32,7 @@ from dajian.runtime.validation import WriteContext, validate_record
 
 logger = logging.getLogger(__name__)
 POSSIBLE_DUPLICATE = "possible_duplicate"
+_RECORD_COLUMNS = tuple(f for f in Record._meta.concrete_fields if not f.primary_key)
 
 
 @dataclass
@@ -140,7 +142,8 @@ def _create(actor, form, definition, policy, data, idempotency_key) -> WriteResu
     warnings = _check_duplicates(form, keys, exclude_id=None)
     record.data = validated.data
     record.flags = validated.flags + ([POSSIBLE_DUPLICATE] if warnings else [])
-    record.save(force_insert=True)
+    record.pk = insert_row(Record, {f.attname: getattr(record, f.attname) for f in _RECORD_COLUMNS})
+    record._state.adding = False
     _save_dedupe_keys(record, keys, replace=False)
     # The audit append locks the workspace's chain head until commit: it goes last.
     _emit(actor, "record.created", record)
@@ -154,9 +157,7 @@ def _check_duplicates(
     """Refuse on a blocking match; return warnings for warning matches."""
     if not keys:
         return []
-    matches = RecordDedupeKey.objects.filter(
-        form=form, key_hash__in=[k.key_hash for k in keys]
-    )
+    matches = RecordDedupeKey.objects.filter(form=form, key_hash__in=[k.key_hash for k in keys])
     if exclude_id is not None:
         matches = matches.exclude(record_id=exclude_id)
     hit = {(m.rule, m.key_hash) for m in matches.only("rule", "key_hash")}
@@ -213,12 +214,23 @@ def _integrity_error(exc: IntegrityError, form: Form, definition: FormDefinition
 
 def _emit(actor: Actor, topic: str, record: Record, **extra: Any) -> None:
     """Write the outbox event now; enqueue its id only once the transaction commits."""
-    event = OutboxEvent.objects.create(
-        workspace=actor.workspace,
-        topic=topic,
-        payload={"record": record.pk, "form": record.form_id, "version": record.version, **extra},
+    event_id = insert_row(
+        OutboxEvent,
+        {
+            "workspace_id": actor.workspace.pk,
+            "topic": topic,
+            "payload": {
+                "record": record.pk,
+                "form": record.form_id,
+                "version": record.version,
+                **extra,
+            },
+            "created_at": timezone.now(),
+            "processed_at": None,
+            "attempts": 0,
+        },
     )
-    transaction.on_commit(lambda: _enqueue(event.pk))
+    transaction.on_commit(lambda: _enqueue(event_id))
 
 
 def _enqueue(event_id: int) -> None:
