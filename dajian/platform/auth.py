@@ -10,19 +10,17 @@ from django.utils.functional import SimpleLazyObject
 
 from dajian.platform.actors import Actor, actor_for
 from dajian.platform.models import Membership, Workspace
-from dajian.platform.tokens import authenticate_token
+from dajian.platform.tokens import actor_for_token
 
 
 def resolve_actor(request: HttpRequest) -> Actor | None:
     """The request's actor, or None for anonymous callers and non-members."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if header.lower().startswith("bearer "):
-        token = authenticate_token(header[7:].strip())
-        if token is None:
-            return None
-        request.user = token.user
-        request.is_token_auth = True  # type: ignore[attr-defined]
-        return actor_for(token.user, token.workspace)
+        actor = actor_for_token(header[7:].strip())
+        if actor is not None:
+            request.user = actor.user  # type: ignore[assignment]
+        return actor
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None

@@ -18,13 +18,14 @@ from django.db import connection, models
 @cache
 def _insert_sql(model: type[models.Model], columns: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
     meta = model._meta
-    fields = tuple(meta.get_field(name) for name in columns)
+    fields: tuple[Any, ...] = tuple(meta.get_field(name) for name in columns)
     quote = connection.ops.quote_name
+    pk_column: str = meta.pk.column  # type: ignore[union-attr, assignment]
     sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(
         quote(meta.db_table),
         ", ".join(quote(f.column) for f in fields),
         ", ".join(["%s"] * len(fields)),
-        quote(meta.pk.column),
+        quote(pk_column),
     )
     return sql, fields
 

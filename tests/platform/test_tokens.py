@@ -52,6 +52,7 @@ def test_an_expired_token_fails(rep, workspace):
     _, plain = issue_token(rep, workspace, expires_at=timezone.now() - timedelta(seconds=1))
 
     assert authenticate_token(plain) is None
+    assert resolve_actor(bearer_request(plain)) is None
 
 
 def test_a_revoked_token_fails(rep, workspace):
@@ -59,6 +60,7 @@ def test_a_revoked_token_fails(rep, workspace):
     ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
 
     assert authenticate_token(plain) is None
+    assert resolve_actor(bearer_request(plain)) is None
 
 
 def test_a_token_of_a_deactivated_user_fails(rep, workspace):
@@ -67,11 +69,13 @@ def test_a_token_of_a_deactivated_user_fails(rep, workspace):
     rep.save()
 
     assert authenticate_token(plain) is None
+    assert resolve_actor(bearer_request(plain)) is None
 
 
 @pytest.mark.parametrize("plain", ["", "dj_", "nope", "dj_abcd_" + "x" * 300])
 def test_malformed_tokens_fail(db, plain):
     assert authenticate_token(plain) is None
+    assert resolve_actor(bearer_request(plain)) is None
 
 
 def test_the_tokens_workspace_wins_over_the_workspace_header(rep, workspace, other_workspace):
