@@ -43,12 +43,12 @@ class WriteResult:
 
 
 def get_form_for_write(actor: Actor, app_key: str, form_key: str) -> tuple[Form, FormDefinition]:
-    form = (
+    forms = list(  # [:1], not first(): no ORDER BY needed for a unique key
         Form.objects.select_related("published", "app")
         .defer("draft", "published__definition")
-        .filter(workspace=actor.workspace, app__key=app_key, key=form_key)
-        .first()
+        .filter(workspace=actor.workspace, app__key=app_key, key=form_key)[:1]
     )
+    form = forms[0] if forms else None
     if form is None:
         raise not_found("Form")
     definition = definition_of(form)
