@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any
 
 from dajian.builder.definitions import CEL_RESERVED, RESERVED_NAMES, SYSTEM_FIELDS
@@ -66,11 +67,7 @@ def _check_fields(raw: Mapping[str, Any]) -> list[ErrorDetail]:
             continue
         common = set(defs["field"]["properties"])
         options = {k: v for k, v in f.items() if k not in common}
-        options_schema = {"$defs": defs, "additionalProperties": False, **type_cls.options_schema}
-        options_schema.setdefault("type", "object")
-        props = dict(options_schema.get("properties", {}))
-        options_schema["properties"] = props
-        for sub_path, code, msg in iter_errors(compile_schema(options_schema), options):
+        for sub_path, code, msg in iter_errors(_options_validator(type_cls.type), options):
             code = "UNKNOWN_OPTION" if code == "UNKNOWN_FIELD" else code
             errors.append(_err(code, msg, f"{path}.{sub_path}" if sub_path else path))
         if f.get("unique") and f["type"] not in UNIQUE_CAPABLE:
@@ -94,6 +91,20 @@ def _check_fields(raw: Mapping[str, Any]) -> list[ErrorDetail]:
     for f in raw["fields"]:
         errors.extend(registry.build(f).check_definition(raw))
     return errors
+
+
+@cache
+def _options_validator(type_name: str) -> Any:
+    """The compiled schema of a field type's own options (unknown options refused)."""
+    type_cls = registry.get(type_name)
+    assert type_cls is not None
+    schema = {
+        "$defs": meta_schema("form")["$defs"],
+        "type": "object",
+        "additionalProperties": False,
+        **type_cls.options_schema,
+    }
+    return compile_schema(schema)
 
 
 def _expressions(raw: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
