@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from dajian.platform.i18n import localize
+from dajian.platform.i18n import current_locale, localize
 
 
 class RecordErrorCode(StrEnum):
@@ -61,6 +61,32 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "该幂等键已用于其他表单。",
     },
 }
+
+
+# Value problems reported by field types and JSON Schema carry a precise English text;
+# other languages get these per-code texts.
+VALUE_MESSAGES: dict[str, dict[str, str]] = {
+    "INVALID_TYPE": {"zh-CN": "值的类型不正确。"},
+    "TOO_LONG": {"zh-CN": "内容超出长度上限。"},
+    "TOO_SHORT": {"zh-CN": "内容过短。"},
+    "OUT_OF_RANGE": {"zh-CN": "数值超出允许范围。"},
+    "INVALID_CHOICE": {"zh-CN": "不是可选的选项。"},
+    "INVALID_FORMAT": {"zh-CN": "格式不正确。"},
+    "TOO_PRECISE": {"zh-CN": "小数位数过多。"},
+    "TOO_MANY_ITEMS": {"zh-CN": "数量超出上限。"},
+    "TOO_FEW_ITEMS": {"zh-CN": "数量不足。"},
+    "INVALID_VALUE": {"zh-CN": "值无效。"},
+    "LOCATION_INACCURATE": {"zh-CN": "定位精度不足。"},
+    "FORMULA_ERROR": {"zh-CN": "公式无法计算。"},
+}
+
+
+def value_message(code: str, english: str) -> str:
+    """``english`` for English callers; the per-code text in other languages."""
+    locale = current_locale()
+    if locale == "en":
+        return english
+    return VALUE_MESSAGES.get(code, {}).get(locale, english)
 
 
 def message(code: str, default: str | None = None, **params: Any) -> str:

@@ -24,7 +24,7 @@ from dajian.platform.errors import DajianError, ErrorDetail
 from dajian.platform.expressions import ExpressionError
 from dajian.platform.i18n import localize
 from dajian.platform.permissions import FormPolicy
-from dajian.runtime.errors import RecordErrorCode, message
+from dajian.runtime.errors import RecordErrorCode, message, value_message
 from dajian.runtime.references import check_references
 
 
@@ -93,7 +93,12 @@ def validate_record(ctx: WriteContext, incoming: Mapping[str, Any]) -> Validated
             []
             if field_type.clean_checks_shape
             else [
-                _error(error_code(e), key, _join(key, e.instance_path), text=e.message)
+                _error(
+                    error_code(e),
+                    key,
+                    _join(key, e.instance_path),
+                    text=value_message(error_code(e), e.message),
+                )
                 for e in definition.value_validators[key].iter_errors(value)
             ]
         )
@@ -135,10 +140,12 @@ def _field_errors(key: str, exc: FieldValueError) -> list[ErrorDetail]:
         out = []
         for item in items:
             path, code, text = _unpack(item)
-            out.append(_error(code, key, f"{key}.{path}" if path else key, text=text))
+            out.append(
+                _error(code, key, f"{key}.{path}" if path else key, text=value_message(code, text))
+            )
         return out
     path = f"{key}.{exc.path}" if exc.path else key
-    return [_error(exc.code, key, path, text=exc.message)]
+    return [_error(exc.code, key, path, text=value_message(exc.code, exc.message))]
 
 
 def _unpack(item: Any) -> tuple[str | None, str, str]:

@@ -241,3 +241,14 @@ def test_create_uses_a_bounded_number_of_queries(admin_actor, form):
     with CaptureQueriesContext(connection) as queries:
         create_record(admin_actor, "sales", "customer", {"name": "x", "level": "B"})
     assert len(queries) <= 12, [q["sql"] for q in queries]
+
+
+def test_value_errors_are_localised(admin_actor, form):
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        _, errors = refused(create_record, admin_actor, "sales", "customer", {"name": "x" * 21})
+    assert errors[0].message == "内容超出长度上限。"
+    with translation.override("en"):
+        _, errors = refused(create_record, admin_actor, "sales", "customer", {"name": "x" * 21})
+    assert "20" in errors[0].message  # the precise English text names the limit
