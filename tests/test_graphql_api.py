@@ -301,3 +301,37 @@ def test_parsed_documents_are_cached(gql, admin):
     cached = documents.get(ME)
     gql(ME, as_user=admin)
     assert cached is not None and documents.get(ME) is cached
+
+
+def _fewest_tokens(query: str) -> int:
+    from graphql import GraphQLError, parse
+
+    for limit in range(1, 200):
+        try:
+            parse(query, max_tokens=limit)
+        except GraphQLError:
+            continue
+        return limit
+    raise AssertionError("query too long for this helper")
+
+
+def test_token_limit_exactly(gql, admin, settings):
+    from dajian.platform.graphql.view import documents
+
+    query = "{ me { username isAdmin } }"
+    limit = _fewest_tokens(query)
+    for allowed, ok in ((limit, True), (limit - 1, False)):
+        documents.clear()
+        settings.DAJIAN = {**settings.DAJIAN, "GRAPHQL_MAX_TOKENS": allowed}
+        result = gql(query, as_user=admin)
+        assert ("errors" not in result) is ok, result
+    documents.clear()
+
+
+def test_query_size_limit_exactly(gql, admin, settings):
+    settings.DAJIAN = {**settings.DAJIAN, "GRAPHQL_MAX_QUERY_BYTES": len(ME)}
+    assert gql.raw(ME, as_user=admin).status_code == 200
+    settings.DAJIAN = {**settings.DAJIAN, "GRAPHQL_MAX_QUERY_BYTES": len(ME) - 1}
+    response = gql.raw(ME, as_user=admin)
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"

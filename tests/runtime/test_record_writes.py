@@ -252,3 +252,15 @@ def test_value_errors_are_localised(admin_actor, form):
     with translation.override("en"):
         _, errors = refused(create_record, admin_actor, "sales", "customer", {"name": "x" * 21})
     assert "20" in errors[0].message  # the precise English text names the limit
+
+
+def test_payload_exactly_at_the_size_limit(admin_actor, form, settings):
+    import json
+
+    data = {"name": "n" * 20, "visits": 7}
+    size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+    settings.DAJIAN = {**settings.DAJIAN, "MAX_RECORD_BYTES": size}
+    assert create_record(admin_actor, "sales", "customer", data).record.pk
+    settings.DAJIAN = {**settings.DAJIAN, "MAX_RECORD_BYTES": size - 1}
+    problems, _ = refused(create_record, admin_actor, "sales", "customer", data)
+    assert problems == [("data", "PAYLOAD_TOO_LARGE")]
