@@ -54,6 +54,13 @@ def test_default_order_is_newest_first(admin_actor, records):
         ({"field": "amount", "op": "lte", "value": 50}, {"Beta", "Gamma"}),
         ({"field": "amount", "op": "isnull", "value": True}, {"Delta"}),
         ({"field": "name", "op": "icontains", "value": "ALPHA"}, {"Alpha", "alphabet soup"}),
+        ({"field": "name", "op": "contains", "value": "lph"}, {"Alpha", "alphabet soup"}),
+        ({"field": "name", "op": "contains", "value": "ALPH"}, set()),  # case-sensitive
+        ({"field": "name", "op": "startswith", "value": "al"}, {"alphabet soup"}),
+        (
+            {"field": "name", "op": "ne", "value": "Beta"},
+            {"Alpha", "Gamma", "Delta", "alphabet soup"},
+        ),
         ({"field": "phone", "op": "eq", "value": "138-0000-0001"}, {"Alpha"}),
         (
             {

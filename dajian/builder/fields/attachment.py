@@ -15,9 +15,16 @@ from typing import Any, ClassVar
 
 from django.db.models import Q
 
-from dajian.builder.fields.base import FieldType, FieldValueError, Reference, global_id, parse_ref
+from dajian.builder.fields.base import (
+    FieldType,
+    FieldValueError,
+    Reference,
+    definition_path,
+    global_id,
+    parse_ref,
+)
 from dajian.builder.fields.registry import register
-from dajian.builder.fields.user import definition_path, empty_q
+from dajian.builder.fields.user import empty_q
 from dajian.platform.errors import ErrorDetail
 
 KINDS = ("image", "audio", "video", "document", "other")

@@ -12,9 +12,8 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from dajian.builder.fields.base import FieldType, FieldValueError
+from dajian.builder.fields.base import FieldType, FieldValueError, definition_path
 from dajian.builder.fields.registry import register
-from dajian.builder.fields.user import definition_path
 from dajian.platform.errors import ErrorDetail
 
 MAX_LENGTH = 100

@@ -21,8 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from django.db.models import Expression, F, Q
+from django.db.models import Expression, F, Q, Value
 from django.db.models.fields.json import KT, KeyTransform
+from django.db.models.functions import StrIndex, Substr
+from django.db.models.lookups import Exact, GreaterThan
 from graphql_relay import from_global_id, to_global_id
 
 from dajian.platform.errors import ErrorDetail
@@ -75,6 +77,22 @@ def parse_ref(value: Any, type_name: str) -> int:
 
 def global_id(type_name: str, pk: int) -> str:
     return to_global_id(type_name, pk)
+
+
+def definition_path(form_definition: Mapping[str, Any], key: str) -> str:
+    """``fields.<i>`` of the field ``key`` in a form definition (for error paths)."""
+    for i, f in enumerate(form_definition.get("fields", [])):
+        if isinstance(f, Mapping) and f.get("key") == key:
+            return f"fields.{i}"
+    return "fields"
+
+
+def definition_error(
+    form_definition: Mapping[str, Any], key: str, option: str, code: str, message: str
+) -> ErrorDetail:
+    """A problem of one option of field ``key``: path ``fields.<i>.<option>``."""
+    path = f"{definition_path(form_definition, key)}.{option}"
+    return ErrorDetail(code=code, message=message, field="fields", path=path)
 
 
 class FieldType:
@@ -152,30 +170,39 @@ class FieldType:
         return KT(f"data__{self.key}")
 
     def filter_q(self, op: str, value: Any) -> Q:
-        """The SQL condition for ``op`` (already checked against ``filter_ops``)."""
+        """The SQL condition for ``op`` (already checked against ``filter_ops``).
+
+        Written to give the same rows on PostgreSQL and SQLite: a JSON ``null`` counts as
+        empty for ``isnull``; range operators never match an empty value; ``ne`` and
+        ``nin`` keep empty values; ``between`` includes both ends; ``contains`` and
+        ``startswith`` are case-sensitive substring tests on the text value (on a JSON
+        key Django's own ``contains`` is JSON containment on PostgreSQL and unsupported on
+        SQLite, and SQLite's ``LIKE`` ignores ASCII case).
+        """
         lookup = self.lookup
+        json_null = Q(**{lookup: None})
+        if op == "isnull":
+            empty = Q(**{f"{lookup}__isnull": True}) | json_null
+            return empty if value else ~empty
         if op == "eq":
             return Q(**{lookup: value})
         if op == "ne":
-            return ~Q(**{lookup: value}) | Q(**{f"{lookup}__isnull": True})
+            return ~Q(**{lookup: value}) | self.filter_q("isnull", True)
         if op == "in":
             return Q(**{f"{lookup}__in": list(value)})
         if op == "nin":
-            return ~Q(**{f"{lookup}__in": list(value)})
-        if op == "isnull":
-            return (
-                Q(**{f"{lookup}__isnull": bool(value)})
-                if value
-                else Q(**{f"{lookup}__isnull": False}) & ~Q(**{lookup: None})
-            )
+            return ~Q(**{f"{lookup}__in": list(value)}) | self.filter_q("isnull", True)
         if op in ("lt", "lte", "gt", "gte"):
-            return Q(**{f"{lookup}__{op}": value})
+            return Q(**{f"{lookup}__{op}": value}) & ~json_null
+        if op == "between":
+            low, high = value
+            return Q(**{f"{lookup}__gte": low, f"{lookup}__lte": high}) & ~json_null
         if op == "contains":
-            return Q(**{f"{lookup}__contains": value})
+            return Q(GreaterThan(StrIndex(KT(lookup), Value(value)), 0))
         if op == "icontains":
             return Q(**{f"{lookup}__icontains": value})
         if op == "startswith":
-            return Q(**{f"{lookup}__startswith": value})
+            return Q(Exact(Substr(KT(lookup), 1, len(value)), Value(value)))
         raise ValueError(f"unsupported operator {op}")
 
     def filter_value(self, op: str, value: Any) -> Any:
@@ -184,6 +211,10 @@ class FieldType:
             return bool(value)
         if op in ("in", "nin"):
             return [self.clean(v) for v in value]
+        if op == "between":
+            if not isinstance(value, list | tuple) or len(value) != 2:
+                raise FieldValueError("INVALID_VALUE", "'between' takes [low, high].")
+            return [self.clean(value[0]), self.clean(value[1])]
         return self.clean(value)
 
     def sort_expression(self) -> Expression | F:

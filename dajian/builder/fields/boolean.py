@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dajian.builder.fields._scalar import EQUALITY_OPS, ScalarFilters, halfwidth
+from dajian.builder.fields._scalar import EQUALITY_OPS, halfwidth
 from dajian.builder.fields.base import FieldType, FieldValueError
 from dajian.builder.fields.registry import register
 
@@ -16,7 +16,7 @@ FALSE_WORDS = frozenset(
 
 
 @register
-class BooleanField(ScalarFilters, FieldType):
+class BooleanField(FieldType):
     """``true`` or ``false``, stored as a JSON boolean. The API takes JSON booleans only;
     spreadsheet cells also take 是/否, yes/no, true/false, 1/0, √/×. CEL ``bool``."""
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from dajian.builder.fields._scalar import RANGE_OPS, ScalarFilters, definition_error, halfwidth
-from dajian.builder.fields.base import FieldType, FieldValueError
+from dajian.builder.fields._scalar import RANGE_OPS, halfwidth
+from dajian.builder.fields.base import FieldType, FieldValueError, definition_error
 from dajian.builder.fields.registry import register
 from dajian.platform.errors import ErrorDetail
 
@@ -81,7 +81,7 @@ def parse_cell(cell: Any) -> tuple[date, time, tzinfo | None] | None:
 
 
 @register
-class DateField(ScalarFilters, FieldType):
+class DateField(FieldType):
     """A calendar date without time or zone, stored as ``YYYY-MM-DD`` text, so text order
     is date order. The API takes exactly that shape; ``min``/``max`` (same shape) are
     inclusive. CEL ``timestamp`` at 00:00 UTC of that day."""

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from dajian.builder.fields._scalar import RANGE_OPS, ScalarFilters, definition_error
-from dajian.builder.fields.base import FieldType, FieldValueError
+from dajian.builder.fields._scalar import RANGE_OPS
+from dajian.builder.fields.base import FieldType, FieldValueError, definition_error
 from dajian.builder.fields.date import parse_cell
 from dajian.builder.fields.registry import register
 from dajian.platform.errors import ErrorDetail
@@ -43,7 +43,7 @@ def format_utc(moment: datetime) -> str:
 
 
 @register
-class DateTimeField(ScalarFilters, FieldType):
+class DateTimeField(FieldType):
     """An instant, stored as UTC text of one fixed shape, ``YYYY-MM-DDTHH:MM:SSZ``:
     fractional seconds are dropped (truncated) so that text order is time order and the
     value indexes as text. The API takes ISO-8601 with an offset; naive times are refused

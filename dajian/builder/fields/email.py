@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
-from dajian.builder.fields._scalar import TEXT_OPS, ScalarFilters, halfwidth
+from dajian.builder.fields._scalar import TEXT_OPS, halfwidth
 from dajian.builder.fields.base import FieldValueError
 from dajian.builder.fields.registry import register
 from dajian.builder.fields.text import TextField
@@ -17,7 +17,7 @@ _validate = EmailValidator()
 
 
 @register
-class EmailField(ScalarFilters, TextField):
+class EmailField(TextField):
     """An e-mail address checked by Django's ``EmailValidator``, stored trimmed with the
     domain lower-cased (the local part keeps its case). At most 254 characters."""
 

@@ -21,9 +21,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from dajian.builder.definitions import RESERVED_NAMES
 from dajian.builder.fields import registry
-from dajian.builder.fields.base import FieldType, FieldValueError
+from dajian.builder.fields.base import FieldType, FieldValueError, definition_path
 from dajian.builder.fields.registry import register
-from dajian.builder.fields.user import definition_path
 from dajian.platform.errors import ErrorDetail
 from dajian.platform.expressions import CompiledExpression, ExpressionError, compile_expression
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from dajian.builder.fields._scalar import ScalarFilters
 from dajian.builder.fields.registry import register
 from dajian.builder.fields.text import TextField
 
 
 @register
-class LongTextField(ScalarFilters, TextField):
+class LongTextField(TextField):
     """Multi-line text (line breaks kept, trailing blanks trimmed); ``max_length`` counts
     characters (default 10,000, at most 100,000). Filtered by substring, not sorted."""
 

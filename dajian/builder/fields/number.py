@@ -12,8 +12,8 @@ from django.db.models import Expression, FloatField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
-from dajian.builder.fields._scalar import RANGE_OPS, ScalarFilters, definition_error, halfwidth
-from dajian.builder.fields.base import FieldType, FieldValueError
+from dajian.builder.fields._scalar import RANGE_OPS, halfwidth
+from dajian.builder.fields.base import FieldType, FieldValueError, definition_error
 from dajian.builder.fields.registry import register
 from dajian.platform.errors import ErrorDetail
 
@@ -29,7 +29,7 @@ def _decimals(value: Decimal) -> int:
 
 
 @register
-class NumberField(ScalarFilters, FieldType):
+class NumberField(FieldType):
     """A number, stored as a JSON number: an ``int`` when ``precision`` is 0, otherwise a
     float with at most ``precision`` decimals (any up to 10 when unset). At most 15
     significant digits. NaN, infinities and booleans are refused. CEL type ``int`` when

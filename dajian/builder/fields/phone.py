@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dajian.builder.fields._scalar import TEXT_OPS, ScalarFilters, halfwidth
+from dajian.builder.fields._scalar import TEXT_OPS, halfwidth
 from dajian.builder.fields.base import FieldValueError
 from dajian.builder.fields.registry import register
 from dajian.builder.fields.text import TextField
@@ -16,7 +16,7 @@ PHONE = re.compile(r"^\+?\d{5,20}$")
 
 
 @register
-class PhoneField(ScalarFilters, TextField):
+class PhoneField(TextField):
     """A phone number stored as its digits, with a leading ``+`` kept (``+8613800138000``,
     ``02188886666``): spaces, dashes, dots, slashes and parentheses are dropped, full-width
     digits become ASCII; 5 to 20 digits. Equal numbers compare equal however they were typed

@@ -9,7 +9,7 @@ from django.db.models import Expression, FloatField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
-from dajian.builder.fields._scalar import RANGE_OPS, ScalarFilters, halfwidth
+from dajian.builder.fields._scalar import RANGE_OPS, halfwidth
 from dajian.builder.fields.base import FieldType, FieldValueError
 from dajian.builder.fields.registry import register
 
@@ -17,7 +17,7 @@ STARS = frozenset("★⭐")
 
 
 @register
-class RatingField(ScalarFilters, FieldType):
+class RatingField(FieldType):
     """A whole number from 1 to ``max`` (1 to 10, default 5), stored as a JSON int; no rating
     is an empty value, not 0. CEL ``int``; averaged in SQL as a float."""
 

@@ -38,7 +38,7 @@ def load_builtin_types() -> None:
     """Import every module of this package so their ``@register`` runs."""
     package = importlib.import_module("dajian.builder.fields")
     for module in pkgutil.iter_modules(package.__path__):
-        if module.name not in _NOT_TYPES:
+        if module.name not in _NOT_TYPES and not module.name.startswith("_"):
             importlib.import_module(f"dajian.builder.fields.{module.name}")
 
 

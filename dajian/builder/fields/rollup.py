@@ -36,10 +36,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from dajian.builder.fields import registry
-from dajian.builder.fields.base import FieldType, FieldValueError
+from dajian.builder.fields.base import FieldType, FieldValueError, definition_path
 from dajian.builder.fields.registry import register
 from dajian.builder.fields.relation import RelationField
-from dajian.builder.fields.user import definition_path
 from dajian.platform.errors import DajianError, ErrorDetail
 
 FUNCTIONS = ("count", "sum", "avg", "min", "max", "latest")

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.db.models import Case, Expression, IntegerField, Q, Value, When
 
-from dajian.builder.fields._scalar import EQUALITY_OPS, ScalarFilters, definition_error, halfwidth
-from dajian.builder.fields.base import FieldType, FieldValueError
+from dajian.builder.fields._scalar import EQUALITY_OPS, halfwidth
+from dajian.builder.fields.base import FieldType, FieldValueError, definition_error
 from dajian.builder.fields.registry import register
 from dajian.platform.errors import ErrorDetail
 from dajian.platform.i18n import localize
@@ -28,7 +28,7 @@ CHOICE_SCHEMA = {
 
 
 @register
-class SingleSelectField(ScalarFilters, FieldType):
+class SingleSelectField(FieldType):
     """The ``value`` string of one of ``choices`` ([{value, label, color?}], non-empty,
     unique values). Stored as that string; CEL ``string``. Sorted in choice order.
     Spreadsheet cells may hold the value or any of its labels."""

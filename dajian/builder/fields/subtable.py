@@ -10,9 +10,8 @@ from typing import Any
 
 from dajian.builder.definitions import CEL_RESERVED
 from dajian.builder.fields import registry
-from dajian.builder.fields.base import FieldType, FieldValueError, Reference
+from dajian.builder.fields.base import FieldType, FieldValueError, Reference, definition_path
 from dajian.builder.fields.registry import register
-from dajian.builder.fields.user import definition_path
 from dajian.builder.jsonschema import compile_schema, iter_errors, meta_schema
 from dajian.platform.errors import ErrorDetail
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from dajian.builder.fields._scalar import TEXT_OPS, ScalarFilters, halfwidth
+from dajian.builder.fields._scalar import TEXT_OPS, halfwidth
 from dajian.builder.fields.base import FieldValueError
 from dajian.builder.fields.registry import register
 from dajian.builder.fields.text import TextField
@@ -18,7 +18,7 @@ _validate = URLValidator(schemes=["http", "https"])
 
 
 @register
-class UrlField(ScalarFilters, TextField):
+class UrlField(TextField):
     """An ``http``/``https`` address with a host, checked by Django's ``URLValidator``;
     stored trimmed with scheme and host lower-cased. At most 2,048 characters."""
 

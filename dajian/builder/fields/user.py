@@ -15,7 +15,14 @@ from typing import Any, ClassVar
 from django.db import NotSupportedError
 from django.db.models import BooleanField, F, Func, Q
 
-from dajian.builder.fields.base import FieldType, FieldValueError, Reference, global_id, parse_ref
+from dajian.builder.fields.base import (
+    FieldType,
+    FieldValueError,
+    Reference,
+    definition_path,
+    global_id,
+    parse_ref,
+)
 from dajian.builder.fields.registry import register
 from dajian.platform.errors import ErrorDetail
 
@@ -50,14 +57,6 @@ class JsonArrayHas(Func):
 def empty_q(lookup: str) -> Q:
     """The key is missing, JSON null or an empty list."""
     return Q(**{f"{lookup}__isnull": True}) | Q(**{lookup: None}) | Q(**{lookup: []})
-
-
-def definition_path(form_definition: Mapping[str, Any], key: str) -> str:
-    """``fields.<i>`` of the field ``key`` in a form definition."""
-    for i, f in enumerate(form_definition.get("fields", [])):
-        if f.get("key") == key:
-            return f"fields.{i}"
-    return "fields"
 
 
 @register
