@@ -40,26 +40,6 @@ def issue_token(
     return token, plain
 
 
-def authenticate_token(plain: str) -> ApiToken | None:
-    """The live token matching ``plain`` (not revoked, not expired), else None."""
-    if not plain.startswith(TOKEN_PREFIX) or len(plain) > 200:
-        return None
-    token = (
-        ApiToken.objects.select_related("user", "workspace")
-        .filter(token_hash=hash_token(plain), revoked_at__isnull=True)
-        .first()
-    )
-    if token is None or not token.user.is_active:
-        return None
-    now = timezone.now()
-    if token.expires_at is not None and token.expires_at <= now:
-        return None
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        # Written at most once a minute so a busy integration does not write per request.
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token
-
-
 _ACTOR_SQL = """
 SELECT t.id, u.id, u.username, u.first_name, u.last_name, w.id, w.slug, w.name, w.time_zone,
        m.id, m.is_admin, m.org_unit_id, r.key,
@@ -78,8 +58,9 @@ WHERE t.token_hash = %s AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.
 def actor_for_token(plain: str) -> Actor | None:
     """The actor a live token acts as (its user in its workspace), or None.
 
-    Equivalent to :func:`authenticate_token` followed by ``actor_for``, in one query:
-    every API request pays for it, so it is written out in SQL.
+    A token is live when it is not revoked or expired and its user is active and still a
+    member of its workspace. One query (token, user, workspace, membership, roles): every
+    API request pays for it, so it is written out in SQL.
     """
     if not plain.startswith(TOKEN_PREFIX) or len(plain) > 200:
         return None

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from dajian.platform.auth import resolve_actor
 from dajian.platform.models import ApiToken, Membership
-from dajian.platform.tokens import authenticate_token, issue_token
+from dajian.platform.tokens import actor_for_token, hash_token, issue_token
 from tests.factories import make_user
 
 
@@ -41,17 +41,17 @@ def test_only_the_hash_of_the_token_is_stored(rep, workspace):
 def test_a_live_token_authenticates(rep, workspace):
     _, plain = issue_token(rep, workspace, expires_at=timezone.now() + timedelta(minutes=1))
 
-    token = authenticate_token(plain)
+    actor = actor_for_token(plain)
 
-    assert token is not None
-    assert (token.user, token.workspace) == (rep, workspace)
-    assert ApiToken.objects.get(pk=token.pk).last_used_at is not None
+    assert actor is not None
+    assert (actor.user.pk, actor.workspace.pk, actor.roles) == (rep.pk, workspace.pk, {"rep"})
+    assert ApiToken.objects.get(token_hash=hash_token(plain)).last_used_at is not None
 
 
 def test_an_expired_token_fails(rep, workspace):
     _, plain = issue_token(rep, workspace, expires_at=timezone.now() - timedelta(seconds=1))
 
-    assert authenticate_token(plain) is None
+    assert actor_for_token(plain) is None
     assert resolve_actor(bearer_request(plain)) is None
 
 
@@ -59,7 +59,7 @@ def test_a_revoked_token_fails(rep, workspace):
     token, plain = issue_token(rep, workspace)
     ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
 
-    assert authenticate_token(plain) is None
+    assert actor_for_token(plain) is None
     assert resolve_actor(bearer_request(plain)) is None
 
 
@@ -68,13 +68,13 @@ def test_a_token_of_a_deactivated_user_fails(rep, workspace):
     rep.is_active = False
     rep.save()
 
-    assert authenticate_token(plain) is None
+    assert actor_for_token(plain) is None
     assert resolve_actor(bearer_request(plain)) is None
 
 
 @pytest.mark.parametrize("plain", ["", "dj_", "nope", "dj_abcd_" + "x" * 300])
 def test_malformed_tokens_fail(db, plain):
-    assert authenticate_token(plain) is None
+    assert actor_for_token(plain) is None
     assert resolve_actor(bearer_request(plain)) is None
 
 
