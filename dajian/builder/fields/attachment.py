@@ -9,7 +9,6 @@ accepted kind (:attr:`Reference.accept`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -24,12 +23,11 @@ from dajian.builder.fields.base import (
     parse_ref,
 )
 from dajian.builder.fields.registry import register
-from dajian.builder.fields.user import empty_q
+from dajian.builder.fields.user import empty_q, ids_from_cell, ids_to_cell
 from dajian.platform.errors import ErrorDetail
 
 KINDS = ("image", "audio", "video", "document", "other")
 _MIME_ACCEPT = {"image": "image/*", "audio": "audio/*", "video": "video/*"}
-_CELL_SEPARATORS = re.compile("[\\s,;\uff0c\uff1b\u3001]+")  # also full-width , ; and 、
 _COUNT = {"type": "integer", "minimum": 0, "maximum": 100}
 
 
@@ -150,21 +148,10 @@ class AttachmentField(FieldType):
 
     # --- spreadsheets ------------------------------------------------------------------
     def to_cell(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return ", ".join(str(v) for v in value)
-        return value
+        return ids_to_cell(value)
 
     def from_cell(self, cell: Any) -> Any:
-        if isinstance(cell, float) and cell.is_integer():
-            cell = int(cell)
-        if isinstance(cell, str):
-            parts = [p for p in _CELL_SEPARATORS.split(cell.strip()) if p]
-            if self.single:
-                return parts[0] if len(parts) == 1 else cell
-            return parts
-        if not self.single and cell is not None and not isinstance(cell, list):
-            return [cell]
-        return cell
+        return ids_from_cell(cell, multiple=not self.single)
 
     def example_value(self, faker: Any) -> Any:
         # Attachments are uploads; demo data cannot invent their ids.

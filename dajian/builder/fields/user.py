@@ -59,6 +59,28 @@ def empty_q(lookup: str) -> Q:
     return Q(**{f"{lookup}__isnull": True}) | Q(**{lookup: None}) | Q(**{lookup: []})
 
 
+def ids_to_cell(value: Any) -> Any:
+    """Ids in one spreadsheet cell: ``"3, 8"``."""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def ids_from_cell(cell: Any, multiple: bool) -> Any:
+    """Ids from a cell separated by commas, semicolons, spaces or their full-width forms;
+    ``clean`` then checks them like API values."""
+    if isinstance(cell, float) and cell.is_integer():
+        cell = int(cell)
+    if isinstance(cell, str):
+        parts = [p for p in _CELL_SEPARATORS.split(cell.strip()) if p]
+        if multiple:
+            return parts
+        return parts[0] if len(parts) == 1 else cell
+    if multiple and cell is not None and not isinstance(cell, list):
+        return [cell]
+    return cell
+
+
 @register
 class UserField(FieldType):
     """A user id (``multiple``: a list of user ids, in the order given, without repeats).
@@ -185,21 +207,10 @@ class UserField(FieldType):
 
     # --- spreadsheets ------------------------------------------------------------------
     def to_cell(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return ", ".join(str(v) for v in value)
-        return value
+        return ids_to_cell(value)
 
     def from_cell(self, cell: Any) -> Any:
-        if isinstance(cell, float) and cell.is_integer():
-            cell = int(cell)
-        if isinstance(cell, str):
-            parts = [p for p in _CELL_SEPARATORS.split(cell.strip()) if p]
-            if self.multiple:
-                return parts
-            return parts[0] if len(parts) == 1 else cell
-        if self.multiple and cell is not None and not isinstance(cell, list):
-            return [cell]
-        return cell
+        return ids_from_cell(cell, self.multiple)
 
     def example_value(self, faker: Any) -> Any:
         # Ids of real rows cannot be known here; demo data assigns them itself.
