@@ -140,7 +140,7 @@ def install_demo_app(workspace: Workspace) -> None:
     if admin is None:
         return
     create_app(admin, APP, {"zh-CN": "客户管理", "en": "CRM"})
-    for definition in (CUSTOMER, VISIT):
+    for definition in (VISIT, CUSTOMER):  # visits first: the customer's rollup reads them
         save_form_draft(admin, APP, definition["key"], definition)
         publish_form(admin, APP, definition["key"])
     reps = [

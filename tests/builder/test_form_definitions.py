@@ -173,3 +173,37 @@ def test_publish_without_draft_is_refused(admin_actor):
     with pytest.raises(DajianError) as refused:
         publish_form(admin_actor, "sales", "missing")
     assert refused.value.errors[0].code == "NOT_FOUND"
+
+
+VISITS_30D = {
+    "key": "visits_30d",
+    "type": "rollup",
+    "label": "Visits",
+    "source": {"form": "visit", "field": "customer"},
+    "function": "count",
+}
+
+
+def test_rollup_source_must_be_a_published_form_of_the_app(admin_actor, form_factory):
+    with pytest.raises(DajianError) as refused:
+        form_factory([NAME, VISITS_30D])
+    assert [(e.path, e.code) for e in refused.value.errors] == [
+        ("fields.1.source.form", "ROLLUP_INVALID_SOURCE")
+    ]
+
+
+def test_rollup_source_must_point_back_at_the_form(admin_actor, form_factory):
+    form_factory(
+        [NAME, {"key": "customer", "type": "relation", "target": "supplier", "label": "C"}],
+        key="visit",
+    )
+    with pytest.raises(DajianError) as refused:
+        form_factory([NAME, VISITS_30D])
+    assert [(e.path, e.code) for e in refused.value.errors] == [
+        ("fields.1.source.field", "ROLLUP_INVALID_SOURCE")
+    ]
+    form_factory(
+        [NAME, {"key": "customer", "type": "relation", "target": "customer", "label": "C"}],
+        key="visit",
+    )
+    assert form_factory([NAME, VISITS_30D]).published.number == 1

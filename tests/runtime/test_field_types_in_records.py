@@ -57,8 +57,8 @@ def codes(exc):
 
 @pytest.fixture
 def forms(form_factory):
+    form_factory(VISIT, key="visit")  # first: the customer's rollups read visits
     form_factory(CUSTOMER, key="customer")
-    form_factory(VISIT, key="visit")
 
 
 def attachment(workspace, kind="image"):
@@ -87,6 +87,7 @@ def test_relation_to_a_missing_or_foreign_record_is_refused(
     stranger = make_actor(make_user("s", other_workspace, is_admin=True), other_workspace)
     from tests.factories import build_form
 
+    build_form(stranger, VISIT, key="visit")
     build_form(stranger, CUSTOMER, key="customer")
     foreign = create_record(stranger, "sales", "customer", {"name": "Theirs"}).record
     for ref in (foreign.pk, 999_999):
@@ -97,8 +98,8 @@ def test_relation_to_a_missing_or_foreign_record_is_refused(
 
 def test_relation_to_a_record_the_actor_cannot_read_is_refused(workspace, form_factory):
     rules = [{"role": "rep", "create": True, "read": "own", "update": "own"}]
-    form_factory(CUSTOMER, key="customer", permissions=rules)
     form_factory(VISIT, key="visit", permissions=rules)
+    form_factory(CUSTOMER, key="customer", permissions=rules)
     rep_a, rep_b = (
         make_actor(make_user(n, workspace, roles=["rep"]), workspace) for n in ("ra", "rb")
     )

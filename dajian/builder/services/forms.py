@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
@@ -17,6 +18,8 @@ from django.utils import timezone
 
 from dajian.builder.checks import check_form_definition
 from dajian.builder.errors import FormErrorCode
+from dajian.builder.fields import registry
+from dajian.builder.fields.base import definition_path
 from dajian.builder.models import App, Form, FormVersion
 from dajian.builder.services import publish_hooks
 from dajian.platform.actors import Actor
@@ -137,6 +140,43 @@ def save_form_draft(actor: Actor, app_key: str, form_key: str, definition: Any) 
     return form
 
 
+def check_rollup_sources(form: Form, definition: Mapping[str, Any]) -> list[ErrorDetail]:
+    """Rollups over another form of the app need that form published with a single
+    relation back to this one (checked at publish: forms may be drafted in any order)."""
+    from dajian.builder.fields.rollup import RollupField
+
+    rollups = [
+        (spec, registry.build(spec))
+        for spec in definition["fields"]
+        if spec["type"] == "rollup" and spec["source"]["form"] != definition["key"]
+    ]
+    if not rollups:
+        return []
+    sources = {
+        f.key: f.published.definition
+        for f in Form.objects.filter(
+            app_id=form.app_id, key__in={spec["source"]["form"] for spec, _ in rollups}
+        ).select_related("published")
+        if f.published is not None
+    }
+    errors: list[ErrorDetail] = []
+    for spec, field_type in rollups:
+        assert isinstance(field_type, RollupField)
+        source = sources.get(spec["source"]["form"])
+        if source is None:
+            errors.append(
+                ErrorDetail(
+                    code="ROLLUP_INVALID_SOURCE",
+                    message=f"Publish the form {spec['source']['form']!r} of this app first.",
+                    field="fields",
+                    path=f"{definition_path(definition, spec['key'])}.source.form",
+                )
+            )
+            continue
+        errors.extend(field_type.check_source(definition, source))
+    return errors
+
+
 @transaction.atomic
 def publish_form(actor: Actor, app_key: str, form_key: str) -> FormVersion:
     """Freeze the draft as the next version. Publishing an unchanged draft returns the
@@ -146,7 +186,7 @@ def publish_form(actor: Actor, app_key: str, form_key: str) -> FormVersion:
     form = Form.objects.select_for_update(of=("self",)).select_related("published").get(pk=form.pk)
     if not form.draft:
         raise DajianError.single(FormErrorCode.NOTHING_TO_PUBLISH, "The form has no draft.")
-    errors = check_form_definition({k: v for k, v in form.draft.items()})
+    errors = check_form_definition(form.draft) or check_rollup_sources(form, form.draft)
     if errors:
         raise DajianError(errors)
     digest = content_hash(form.draft)

@@ -1,0 +1,26 @@
+"""``dajian demo`` installs the demo CRM app once, with records owned by the reps."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from django.core.management import call_command
+
+from dajian.builder.models import App
+from dajian.runtime.models import Record
+
+
+def test_demo_installs_the_crm_app_once(db, settings):
+    settings.DAJIAN = {**settings.DAJIAN, "DEMO_PASSWORD": "pw-demo-123"}
+    call_command("demo", stdout=StringIO())
+    app = App.objects.get(workspace__slug="demo", key="crm")
+    forms = {f.key: f for f in app.forms.all()}
+    assert set(forms) == {"customer", "visit"} and all(f.published for f in forms.values())
+    customers = Record.objects.filter(form=forms["customer"])
+    assert customers.count() == 12
+    assert set(customers.values_list("owner__username", flat=True)) == {"rep1", "rep2"}
+    visits = Record.objects.filter(form=forms["visit"])
+    assert visits.exists() and all("pending_verification" in v.flags for v in visits)
+    total = Record.objects.count()
+    call_command("demo", stdout=StringIO())  # idempotent
+    assert Record.objects.count() == total
