@@ -5,7 +5,7 @@ from __future__ import annotations
 from dajian.builder.definitions import FormDefinition, definition_for_version
 from dajian.builder.models import Form
 from dajian.platform.actors import Actor
-from dajian.platform.permissions import FULL_POLICY, FormPolicy, resolve_policy
+from dajian.platform.permissions import FormPolicy, resolve_policy
 
 
 def definition_of(form: Form) -> FormDefinition | None:
@@ -21,8 +21,5 @@ def policy_for(actor: Actor, form: Form) -> FormPolicy:
     key = (form.pk, form.published_id)
     if key not in cache:
         definition = definition_of(form)
-        if actor.is_admin:
-            cache[key] = FULL_POLICY
-        else:
-            cache[key] = resolve_policy(actor, definition.permissions if definition else None)
+        cache[key] = resolve_policy(actor, definition.permissions if definition else None)
     return cache[key]
