@@ -170,3 +170,7 @@ LOGGING = {
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+# Outbox events left pending (broker down at commit time) are re-enqueued every minute.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-outbox": {"task": "dajian.runtime.sweep_outbox", "schedule": 60.0},
+}
