@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "graphene_django",
+    "polymorphic",
     "django_celery_beat",
     "dajian.platform",
     "dajian.builder",
@@ -154,6 +155,10 @@ DAJIAN = {
     "GRAPHQL_MAX_QUERY_BYTES": env.int("DAJIAN_GRAPHQL_MAX_QUERY_BYTES", default=100_000),
     "MAX_RECORD_BYTES": env.int("DAJIAN_MAX_RECORD_BYTES", default=512 * 1024),
     "MAX_FORM_FIELDS": 500,
+    "MAX_BULK_DECISIONS": env.int("DAJIAN_MAX_BULK_DECISIONS", default=100),
+    "MAX_WORKFLOW_STAGES": 100,
+    "MAX_CHAIN_STEPS": 30,
+    "MAX_STEP_APPROVERS": 50,
     "MAX_EXPRESSION_CHARS": 4096,
     "MAX_EXPRESSION_DEPTH": 32,
     "MAX_UPLOAD_BYTES": env.int("DAJIAN_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024),
@@ -173,4 +178,5 @@ LOGIN_REDIRECT_URL = "/"
 # Outbox events left pending (broker down at commit time) are re-enqueued every minute.
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "dajian.runtime.sweep_outbox", "schedule": 60.0},
+    "fire-due-timers": {"task": "dajian.runtime.fire_due_timers", "schedule": 30.0},
 }

@@ -88,3 +88,64 @@ class AutonumberCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.form_id}.{self.field_key}[{self.period}]={self.value}"
+
+
+class MetadataKind(models.TextChoices):
+    WORKFLOW = "workflow", "Workflow"
+    APPROVAL_CHAIN = "approval_chain", "Approval chain"
+
+
+class Metadata(models.Model):
+    """A metadata document other than a form (a workflow, an approval chain, later
+    automations and dashboards): an editable draft and, once published, a current
+    immutable :class:`MetadataVersion`. A workflow's ``key`` is its form's key."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="metadata")
+    kind = models.CharField(max_length=32, choices=MetadataKind.choices)
+    key = models.SlugField(max_length=63)
+    form = models.ForeignKey(
+        Form, null=True, blank=True, on_delete=models.CASCADE, related_name="metadata"
+    )
+    draft = models.JSONField(default=dict)
+    draft_saved_at = models.DateTimeField(null=True, blank=True)
+    draft_saved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published = models.ForeignKey(
+        "MetadataVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["app", "kind", "key"], name="metadata_unique_key")
+        ]
+        indexes = [models.Index(fields=["workspace", "kind", "form"], name="metadata_ws_kind_form")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.key}"
+
+
+class MetadataVersion(models.Model):
+    """A published, immutable metadata document, identified by its content hash."""
+
+    metadata = models.ForeignKey(Metadata, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+    schema_version = models.PositiveIntegerField(default=1)
+    published_at = models.DateTimeField()
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["metadata", "number"], name="metadataversion_unique_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metadata_id} v{self.number}"

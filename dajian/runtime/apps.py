@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class RuntimeConfig(AppConfig):
@@ -14,5 +15,8 @@ class RuntimeConfig(AppConfig):
         from dajian.runtime.demo import install_demo_app
         from dajian.runtime.services.indexes import ensure_record_indexes
 
+        from dajian.runtime import timers
+
         publish_hooks.register(ensure_record_indexes)
+        checks.register(timers.check_timer_actions)
         demo_hooks.register(install_demo_app)

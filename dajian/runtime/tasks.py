@@ -45,3 +45,11 @@ def sweep_outbox(older_than_seconds: int = 60, limit: int = 500) -> int:
     for event_id in ids:
         process_outbox_event.delay(event_id)
     return len(ids)
+
+
+@shared_task(name="dajian.runtime.fire_due_timers")
+def fire_due_timers() -> int:
+    """Apply every due stage and approval deadline once (scheduled by beat)."""
+    from dajian.runtime.timers import fire_due_timers as fire
+
+    return fire()

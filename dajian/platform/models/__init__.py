@@ -1,4 +1,5 @@
 from dajian.platform.models.audit import AuditChainHead, AuditEvent
+from dajian.platform.models.calendar import WorkCalendar
 from dajian.platform.models.files import Attachment
 from dajian.platform.models.tokens import ApiToken
 from dajian.platform.models.workspace import Membership, OrgUnit, Role, Workspace
@@ -11,5 +12,6 @@ __all__ = [
     "Membership",
     "OrgUnit",
     "Role",
+    "WorkCalendar",
     "Workspace",
 ]

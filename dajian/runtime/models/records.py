@@ -25,6 +25,14 @@ class RecordQuerySet(models.QuerySet["Record"]):
         )
 
 
+class RecordStatus(models.TextChoices):
+    """``in_approval`` while a request is pending; ``frozen`` after a veto that freezes."""
+
+    ACTIVE = "active", "Active"
+    IN_APPROVAL = "in_approval", "In approval"
+    FROZEN = "frozen", "Frozen"
+
+
 class Record(models.Model):
     """One row of any form. ``version`` increases on every write (optimistic locking)."""
 
@@ -32,7 +40,8 @@ class Record(models.Model):
     form = models.ForeignKey(Form, on_delete=models.PROTECT, related_name="records")
     form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="+")
     stage = models.CharField(max_length=63, null=True, blank=True)
-    status = models.CharField(max_length=32, default="active")
+    stage_entered_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=32, default=RecordStatus.ACTIVE)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
