@@ -12,10 +12,11 @@ class RuntimeConfig(AppConfig):
     def ready(self) -> None:
         from dajian.builder.services import publish_hooks
         from dajian.platform import demo_hooks
+        from dajian.runtime import timers
+        from dajian.runtime.approvals import timers as approval_timers  # noqa: F401
         from dajian.runtime.demo import install_demo_app
         from dajian.runtime.services.indexes import ensure_record_indexes
-
-        from dajian.runtime import timers
+        from dajian.runtime.stages import timers as stage_timers  # noqa: F401
 
         publish_hooks.register(ensure_record_indexes)
         checks.register(timers.check_timer_actions)

@@ -22,6 +22,8 @@ class RecordErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     FORM_NOT_PUBLISHED = "FORM_NOT_PUBLISHED"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    APPROVAL_PENDING = "APPROVAL_PENDING"
+    RECORD_FROZEN = "RECORD_FROZEN"
 
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -51,6 +53,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "PAYLOAD_TOO_LARGE": {
         "en": "The data is larger than {limit} bytes.",
         "zh-CN": "数据超过 {limit} 字节的上限。",
+    },
+    "APPROVAL_PENDING": {
+        "en": "The record is waiting for approval; withdraw the request to change it.",
+        "zh-CN": "记录正在审批中，撤回申请后才能修改。",
+    },
+    "RECORD_FROZEN": {
+        "en": "The record is frozen after a rejected approval.",
+        "zh-CN": "审批被否决，记录已冻结。",
     },
     "FORM_NOT_PUBLISHED": {
         "en": "The form has no published version.",

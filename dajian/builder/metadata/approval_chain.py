@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from dajian.builder.metadata.durations import Duration
+from dajian.platform.durations import Duration
 
 
 class Decision(StrEnum):

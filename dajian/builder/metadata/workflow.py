@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from dajian.builder.metadata.durations import Duration
+from dajian.platform.durations import Duration
 
 ANY_STAGE = "*"
 

@@ -44,8 +44,7 @@ def timer_action(kind: str) -> Callable[[TimerAction], TimerAction]:
 
 def check_timer_actions(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     return [
-        checks.Error(c, hint="Register each timer kind once.", id="dajian.E001")
-        for c in _conflicts
+        checks.Error(c, hint="Register each timer kind once.", id="dajian.E001") for c in _conflicts
     ]
 
 
@@ -115,6 +114,6 @@ def _apply(timer: Timer, now: dt.datetime) -> str:
     try:
         with transaction.atomic():
             return action(timer, now) or "done"
-    except Exception as exc:  # noqa: BLE001 - one bad timer must not block the others
+    except Exception as exc:  # one bad timer must not block the others
         logger.exception("timer %s (%s) failed", timer.pk, timer.kind)
         return f"error: {type(exc).__name__}: {exc}"

@@ -1,0 +1,1 @@
+"""Timer actions of this engine (registered with ``@timer_action``)."""
