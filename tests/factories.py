@@ -71,3 +71,44 @@ def build_form(
         publish_form(actor, app, key)
         form.refresh_from_db()
     return form
+
+
+def publish_metadata(actor: Actor, form, kind: str, key: str, definition: dict):
+    """Publish a workflow or approval chain document for ``form`` directly (no checks):
+    for engine tests that must not depend on the builder's save path."""
+    import hashlib
+
+    from django.utils import timezone
+
+    from dajian.builder.models import Metadata, MetadataVersion
+    from dajian.platform.audit import canonical_json
+
+    meta, _ = Metadata.objects.get_or_create(
+        app=form.app,
+        kind=kind,
+        key=key,
+        defaults={"workspace": actor.workspace, "form": form, "draft": definition},
+    )
+    number = meta.versions.count() + 1
+    version = MetadataVersion.objects.create(
+        metadata=meta,
+        number=number,
+        definition=definition,
+        content_hash=hashlib.sha256(canonical_json(definition).encode()).hexdigest(),
+        published_at=timezone.now(),
+        published_by=actor.user,
+    )
+    meta.draft = definition
+    meta.published = version
+    meta.save(update_fields=["draft", "published"])
+    return meta
+
+
+def build_workflow(actor: Actor, form, definition: dict):
+    """Publish ``definition`` as the workflow of ``form`` (``form`` key filled in)."""
+    return publish_metadata(actor, form, "workflow", form.key, {"form": form.key, **definition})
+
+
+def build_chain(actor: Actor, form, key: str, definition: dict):
+    """Publish ``definition`` as approval chain ``key`` on ``form``."""
+    return publish_metadata(actor, form, "approval_chain", key, {"form": form.key, **definition})
