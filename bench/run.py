@@ -11,7 +11,8 @@ Environment:
   BENCH_KEEP=1        leave PostgreSQL, Redis and gunicorn running at the end
   BENCH_PROFILE=0     skip the in-process cProfile of each operation (bench/results/)
   BENCH_QUIET_WAIT    seconds to wait for other work on the machine to stop (default 120)
-  BENCH_ONLY          comma list of figures to run: create,list,form (default all)
+  BENCH_ONLY          comma list of figures to run: create,list,form,tasks,timers
+                      (default all)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import cluster as bench_cluster  # noqa: E402
 import dataset  # noqa: E402
 import forms as bench_forms  # noqa: E402
 import hotspots  # noqa: E402
+import inbox  # noqa: E402
 import loadgen  # noqa: E402
 import operations  # noqa: E402
 import raw  # noqa: E402
@@ -45,6 +47,7 @@ RESULTS_DIR = BENCH_DIR / "results"
 VAR_DIR = ROOT / "var" / "bench"
 QUIET_LIMIT_PCT = 20.0  # other work allowed before a measurement starts (% of all cores)
 OTHER_LIMIT_PCT = 10.0  # other work during a measurement that makes it unreliable
+ALL_FIGURES = frozenset({"create", "list", "form", "tasks", "timers"})
 BENCH_SECRET = "bench-only-secret-key-not-used-anywhere-else-0123456789abcdef"
 
 
@@ -63,7 +66,7 @@ class Config:
     keep: bool = False
     quiet_wait: float = 120.0
     profile: bool = True
-    only: frozenset[str] = frozenset({"create", "list", "form"})
+    only: frozenset[str] = ALL_FIGURES
 
     @classmethod
     def from_env(cls) -> Config:
@@ -79,8 +82,7 @@ class Config:
             keep=env.get("BENCH_KEEP", "") == "1",
             quiet_wait=float(env.get("BENCH_QUIET_WAIT", "120")),
             profile=env.get("BENCH_PROFILE", "1") != "0",
-            only=frozenset(x.strip() for x in only.split(",") if x.strip())
-            or frozenset({"create", "list", "form"}),
+            only=frozenset(x.strip() for x in only.split(",") if x.strip()) or ALL_FIGURES,
         )
 
 
@@ -644,7 +646,7 @@ def print_table(report: Report, header: dict[str, Any]) -> None:
             print(f"  ! {figure}: {note}")
         for problem in report.problems:
             print(f"  ! {problem}")
-    for name in ("create", "list", "form"):
+    for name in ("create", "list", "form", "tasks"):
         info = report.details.get(name)
         if not info or "postgres" not in info:
             continue
@@ -778,6 +780,8 @@ def main() -> int:
             ("create", figure_create),
             ("list", figure_list),
             ("form", figure_form),
+            ("tasks", lambda c, r: inbox.figure_tasks(c, r, sys.modules[__name__])),
+            ("timers", lambda c, r: inbox.figure_timers(c, r, sys.modules[__name__])),
         ):
             if name not in cfg.only:
                 continue
