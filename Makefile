@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 ADDR ?= 127.0.0.1:8000
 
-.PHONY: help venv run lint fmt test bench clean distclean
+.PHONY: help venv run lint fmt test bench schema clean distclean
 
 help:
 	@echo "make run    - web, worker and scheduler on SQLite with the demo apps ($(ADDR))"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint   - ruff check, ruff format --check, mypy"
 	@echo "make fmt    - ruff format and ruff check --fix"
 	@echo "make bench  - bench/run.py (its own PostgreSQL and Redis under var/bench/)"
+	@echo "make schema - rewrite schema.graphql from the code (commit it with API changes)"
 	@echo "make clean  - caches and test reports (distclean: also .venv and var/)"
 
 venv: $(STAMP)
@@ -48,6 +49,10 @@ test: venv
 # bench/run.py starts its own durable PostgreSQL (fsync on) and Redis under var/bench/.
 bench: venv
 	$(BIN)/python bench/run.py
+
+schema: venv
+	DJANGO_SETTINGS_MODULE=dajian.settings $(BIN)/python -c 'import django; django.setup(); \
+		from dajian.schema import schema; open("schema.graphql", "w").write(str(schema).strip() + "\n")'
 
 clean:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m tests.pgcluster stop; fi

@@ -3,7 +3,7 @@
 import graphene
 
 from dajian.builder.graphql.schema import BuilderMutation, BuilderQuery
-from dajian.platform.graphql.schema import PlatformQuery
+from dajian.platform.graphql.schema import PlatformMutation, PlatformQuery
 from dajian.runtime.graphql.schema import RuntimeMutation, RuntimeQuery
 
 
@@ -11,7 +11,7 @@ class Query(PlatformQuery, BuilderQuery, RuntimeQuery, graphene.ObjectType):
     pass
 
 
-class Mutation(BuilderMutation, RuntimeMutation, graphene.ObjectType):
+class Mutation(PlatformMutation, BuilderMutation, RuntimeMutation, graphene.ObjectType):
     pass
 
 

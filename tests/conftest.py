@@ -14,6 +14,14 @@ from tests.factories import build_form, make_actor, make_user, make_workspace
 _counter = itertools.count()
 
 
+def pytest_configure(config: Any) -> None:
+    # PBKDF2 at Django's default cost takes ~0.4 s per test user on these machines; the
+    # suite creates thousands. Tests never depend on the hash's strength.
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def workspace(db):
     return make_workspace("acme")

@@ -7,3 +7,9 @@ class PlatformConfig(AppConfig):
     name = "dajian.platform"
     label = "platform"
     verbose_name = "Dajian platform"
+
+    def ready(self) -> None:
+        from dajian.platform.recipients import registry as recipients
+
+        recipients.load_builtin_types()
+        recipients.register_checks()

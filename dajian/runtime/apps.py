@@ -17,7 +17,9 @@ class RuntimeConfig(AppConfig):
         from dajian.runtime.demo import install_demo_app
         from dajian.runtime.services.indexes import ensure_record_indexes
         from dajian.runtime.stages import timers as stage_timers  # noqa: F401
+        from dajian.runtime.stages.initial import on_workflow_published
 
         publish_hooks.register(ensure_record_indexes)
+        publish_hooks.register_metadata_hook(on_workflow_published)
         checks.register(timers.check_timer_actions)
         demo_hooks.register(install_demo_app)

@@ -13,6 +13,7 @@ from dajian.builder.models import App
 from dajian.builder.services.forms import create_app, publish_form, save_form_draft
 from dajian.platform.actors import Actor, actor_for
 from dajian.platform.models import Workspace
+from dajian.runtime.demo_pipeline import install_demo_pipeline
 from dajian.runtime.services.records import create_record
 
 APP = "crm"
@@ -130,25 +131,32 @@ COMPANIES = (
 
 def install_demo_app(workspace: Workspace) -> None:
     """Install the demo CRM app with sample records once (later runs change nothing)."""
-    if App.objects.filter(workspace=workspace, key=APP).exists():
-        return
     users = {
         u.username: u
         for u in get_user_model().objects.filter(username__in=["admin", "rep1", "rep2"])
     }
-    admin = actor_for(users["admin"], workspace)
+    admin = actor_for(users["admin"], workspace) if "admin" in users else None
     if admin is None:
         return
-    create_app(admin, APP, {"zh-CN": "客户管理", "en": "CRM"})
-    for definition in (VISIT, CUSTOMER):  # visits first: the customer's rollup reads them
-        save_form_draft(admin, APP, definition["key"], definition)
-        publish_form(admin, APP, definition["key"])
-    reps = [
+    if not App.objects.filter(workspace=workspace, key=APP).exists():
+        _install_crm(admin, users, workspace)
+    install_demo_pipeline(workspace, admin, _reps(users, workspace) or [admin])
+
+
+def _reps(users: dict[str, Any], workspace: Workspace) -> list[Actor]:
+    return [
         actor
         for name in ("rep1", "rep2")
         if name in users and (actor := actor_for(users[name], workspace)) is not None
     ]
-    _sample_records(reps or [admin])
+
+
+def _install_crm(admin: Actor, users: dict[str, Any], workspace: Workspace) -> None:
+    create_app(admin, APP, {"zh-CN": "客户管理", "en": "CRM"})
+    for definition in (VISIT, CUSTOMER):  # visits first: the customer's rollup reads them
+        save_form_draft(admin, APP, definition["key"], definition)
+        publish_form(admin, APP, definition["key"])
+    _sample_records(_reps(users, workspace) or [admin])
 
 
 def _sample_records(reps: list[Actor]) -> None:

@@ -6,7 +6,7 @@ from io import StringIO
 
 from django.core.management import call_command
 
-from dajian.builder.models import App
+from dajian.builder.models import App, Metadata, MetadataVersion
 from dajian.runtime.models import Record
 
 
@@ -15,12 +15,21 @@ def test_demo_installs_the_crm_app_once(db, settings):
     call_command("demo", stdout=StringIO())
     app = App.objects.get(workspace__slug="demo", key="crm")
     forms = {f.key: f for f in app.forms.all()}
-    assert set(forms) == {"customer", "visit"} and all(f.published for f in forms.values())
+    assert set(forms) == {"customer", "visit", "opportunity"}
+    assert all(f.published for f in forms.values())
+    published = {m.key: m.kind for m in Metadata.objects.filter(app=app, published__isnull=False)}
+    assert published == {"opportunity": "workflow", "contract_approval": "approval_chain"}
     customers = Record.objects.filter(form=forms["customer"])
     assert customers.count() == 12
     assert set(customers.values_list("owner__username", flat=True)) == {"rep1", "rep2"}
     visits = Record.objects.filter(form=forms["visit"])
     assert visits.exists() and all("pending_verification" in v.flags for v in visits)
+    stages = sorted(
+        Record.objects.filter(form=forms["opportunity"]).values_list("stage", flat=True)
+    )
+    assert stages == ["proposal"] * 4 + ["requirement"] * 2
     total = Record.objects.count()
+    versions = MetadataVersion.objects.count()
     call_command("demo", stdout=StringIO())  # idempotent
     assert Record.objects.count() == total
+    assert MetadataVersion.objects.count() == versions

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from dajian.runtime import timers
@@ -23,6 +24,12 @@ def _record(timer: Timer, now: dt.datetime) -> str:
 def _explode(timer: Timer, now: dt.datetime) -> str:
     Timer.objects.filter(pk=timer.pk).update(payload={"touched": True})
     raise RuntimeError("boom")
+
+
+@timers.timer_action("test.locked")
+def _locked(timer: Timer, now: dt.datetime) -> str:
+    Timer.objects.filter(pk=timer.pk).update(payload={"touched": True})
+    raise OperationalError("canceling statement due to lock timeout")
 
 
 @pytest.fixture(autouse=True)
@@ -109,3 +116,15 @@ def test_registering_a_kind_twice_is_a_system_check_error():
         assert "test.record" in errors[0].msg
     finally:
         timers._conflicts[:] = before
+
+
+def test_a_lock_conflict_leaves_the_timer_pending_for_the_next_run(workspace):
+    timers.schedule_timer(workspace.pk, "test.locked", "t:locked", _at(-1))
+    timers.schedule_timer(workspace.pk, "test.record", "t:other", _at(-1))
+
+    assert timers.fire_due_timers() == 1
+
+    locked = Timer.objects.get(key="t:locked")
+    assert locked.fired_at is None and locked.result == ""
+    assert locked.payload == {}  # rolled back
+    assert [key for key, _ in fired] == ["t:other"]

@@ -7,9 +7,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import graphene
+from django.db.models import Prefetch
 from graphene.types.generic import GenericScalar
 
 from dajian.builder.definitions import FormDefinition, definition_for_version
+from dajian.builder.graphql.metadata import (
+    FormWorkflow,
+    MetadataMutation,
+    MetadataQuery,
+    form_workflow,
+)
 from dajian.builder.graphql.types import (
     FieldRule,
     FormField,
@@ -17,7 +24,7 @@ from dajian.builder.graphql.types import (
     FormRule,
     field_object,
 )
-from dajian.builder.models import App, Form
+from dajian.builder.models import App, Form, Metadata, MetadataKind
 from dajian.builder.services import forms as form_service
 from dajian.platform.actors import Actor
 from dajian.platform.errors import DajianError
@@ -51,6 +58,7 @@ class FormType(graphene.ObjectType):
     definition = GenericScalar(description="The published definition (designers only).")
     draft = GenericScalar(description="The current draft (designers only).")
     permissions = graphene.Field(FormPermissions, required=True)
+    workflow = graphene.Field(FormWorkflow, description="The published stages and transitions.")
 
     @staticmethod
     def _definition(form: Form) -> FormDefinition | None:
@@ -138,6 +146,9 @@ class FormType(graphene.ObjectType):
             read_scopes=sorted(s.value for s in policy.scopes[Action.READ] if s != RowScope.NONE),
         )
 
+    def resolve_workflow(form: Form, info: Any) -> FormWorkflow | None:
+        return form_workflow(form)
+
 
 def _policy(info: Any, definition: FormDefinition):  # type: ignore[no-untyped-def]
     return resolve_policy(current_actor(info), definition.permissions)
@@ -166,14 +177,21 @@ class AppType(graphene.ObjectType):
 
 def _apps(info: Any) -> Any:
     actor = current_actor(info)
+    workflows = Metadata.objects.filter(
+        kind=MetadataKind.WORKFLOW, published__isnull=False
+    ).select_related("published")
     return (
         form_service.apps_for(actor)
-        .prefetch_related("forms__published", "forms__app")
+        .prefetch_related(
+            "forms__published",
+            "forms__app",
+            Prefetch("forms__metadata", queryset=workflows, to_attr="published_workflows"),
+        )
         .order_by("key")
     )
 
 
-class BuilderQuery(graphene.ObjectType):
+class BuilderQuery(MetadataQuery, graphene.ObjectType):
     apps = graphene.List(graphene.NonNull(AppType), required=True)
     app = graphene.Field(AppType, key=graphene.String(required=True))
     form = graphene.Field(
@@ -270,7 +288,7 @@ class PublishForm(DajianMutation):
         return cls(form=form, version=version.number, definition=version.definition, errors=[])
 
 
-class BuilderMutation(graphene.ObjectType):
+class BuilderMutation(MetadataMutation, graphene.ObjectType):
     create_app = CreateApp.Field()
     save_form_draft = SaveFormDraft.Field()
     publish_form = PublishForm.Field()

@@ -1,4 +1,4 @@
-"""The platform's queries: ``me``."""
+"""The platform's queries (``me``, ``workCalendar``) and mutations (``saveWorkCalendar``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import graphene
 from graphql_relay import to_global_id
 
 from dajian.platform.graphql.base import current_actor
+from dajian.platform.graphql.calendar import CalendarMutation, CalendarQuery
 
 
 class WorkspaceType(graphene.ObjectType):
@@ -69,8 +70,12 @@ class Me(graphene.ObjectType):
         return actor.is_admin or bool(actor.roles & DESIGNER_ROLES)
 
 
-class PlatformQuery(graphene.ObjectType):
+class PlatformQuery(CalendarQuery, graphene.ObjectType):
     me = graphene.Field(Me, required=True, description="The caller (requires sign-in).")
 
     def resolve_me(root: Any, info: Any) -> Any:
         return current_actor(info)
+
+
+class PlatformMutation(CalendarMutation, graphene.ObjectType):
+    """The platform's mutations (``saveWorkCalendar``)."""

@@ -12,6 +12,10 @@ from dajian.platform.actors import Actor
 from dajian.platform.errors import DajianError
 from dajian.platform.graphql.base import DajianMutation, Error, current_actor, graphql_error
 from dajian.runtime import selectors
+from dajian.runtime.graphql.approval_mutations import ApprovalMutation
+from dajian.runtime.graphql.approvals import ApprovalQuery
+from dajian.runtime.graphql.inbox import InboxMutation, InboxQuery
+from dajian.runtime.graphql.stages import AdvanceStage, StageQuery
 from dajian.runtime.graphql.types import RecordConnection, RecordType
 from dajian.runtime.services import records as record_service
 from dajian.runtime.services.records import WriteResult
@@ -25,7 +29,7 @@ def record_pk(global_id: str, field: str = "id") -> int:
         raise DajianError.single("NOT_FOUND", "Record not found.", field=field) from None
 
 
-class RuntimeQuery(graphene.ObjectType):
+class RuntimeQuery(StageQuery, ApprovalQuery, InboxQuery, graphene.ObjectType):
     records = graphene.Field(
         RecordConnection,
         app=graphene.String(required=True),
@@ -158,7 +162,8 @@ class DeleteRecord(DajianMutation):
         return cls(deleted_id=input.id, errors=[])
 
 
-class RuntimeMutation(graphene.ObjectType):
+class RuntimeMutation(ApprovalMutation, InboxMutation, graphene.ObjectType):
     create_record = CreateRecord.Field()
     update_record = UpdateRecord.Field()
     delete_record = DeleteRecord.Field()
+    advance_stage = AdvanceStage.Field()

@@ -9,6 +9,8 @@ from graphene.types.generic import GenericScalar
 from graphql_relay import to_global_id
 
 from dajian.platform.models import AuditEvent
+from dajian.runtime.graphql.approvals import RecordApprovalFields
+from dajian.runtime.graphql.stages import RecordStageFields
 from dajian.runtime.selectors import RecordView
 
 
@@ -37,7 +39,7 @@ class HistoryEntry(graphene.ObjectType):
     diff = GenericScalar(description="{field: [old, new]} for fields the caller may see.")
 
 
-class RecordType(graphene.ObjectType):
+class RecordType(RecordStageFields, RecordApprovalFields, graphene.ObjectType):
     """A record as the caller may see it (hidden fields are absent from ``data``)."""
 
     class Meta:

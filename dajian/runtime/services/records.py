@@ -28,6 +28,7 @@ from dajian.runtime.errors import RecordErrorCode, message
 from dajian.runtime.models import OutboxEvent, Record, RecordDedupeKey
 from dajian.runtime.policies import definition_of, policy_for
 from dajian.runtime.services.indexes import index_name
+from dajian.runtime.stages.initial import enter_initial_stage, stage_before_insert
 from dajian.runtime.validation import WriteContext, validate_record
 
 logger = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ def _create(actor, form, definition, policy, data, idempotency_key) -> WriteResu
         updated_at=now,
         idempotency_key=idempotency_key or None,
     )
+    workflow = stage_before_insert(record, now)  # the initial stage, if the form has stages
     ctx = WriteContext(
         actor=actor,
         definition=definition,
@@ -144,9 +146,11 @@ def _create(actor, form, definition, policy, data, idempotency_key) -> WriteResu
     record.flags = validated.flags + ([POSSIBLE_DUPLICATE] if warnings else [])
     record.pk = insert_row(Record, {f.attname: getattr(record, f.attname) for f in _RECORD_COLUMNS})
     record._state.adding = False
+    if workflow is not None:
+        enter_initial_stage(actor, record, now, workflow)
     _save_dedupe_keys(record, keys, replace=False)
     # The audit append locks the workspace's chain head until commit: it goes last.
-    _emit(actor, "record.created", record)
+    emit_event(actor, "record.created", record)
     record_event(actor, "record.created", "Record", str(record.pk), diff_values({}, record.data))
     return WriteResult(record=record, created=True, warnings=warnings)
 
@@ -212,7 +216,7 @@ def _integrity_error(exc: IntegrityError, form: Form, definition: FormDefinition
     return DajianError.single("CONFLICT", "The change conflicts with existing data.")
 
 
-def _emit(actor: Actor, topic: str, record: Record, **extra: Any) -> None:
+def emit_event(actor: Actor, topic: str, record: Record, **extra: Any) -> None:
     """Write the outbox event now; enqueue its id only once the transaction commits."""
     event_id = insert_row(
         OutboxEvent,
@@ -242,7 +246,7 @@ def _enqueue(event_id: int) -> None:
         logger.warning("could not enqueue outbox event %s; the sweeper will", event_id)
 
 
-def _locked_record(actor: Actor, record_id: int, action: Action) -> tuple[Record, Form]:
+def locked_record(actor: Actor, record_id: int, action: Action) -> tuple[Record, Form]:
     """The record locked for writing, or NOT_FOUND / PERMISSION_DENIED."""
     row = (
         Record.objects.filter(workspace=actor.workspace, pk=record_id)
@@ -272,13 +276,16 @@ def update_record(
     """Apply a partial update (keys given replace, ``null`` clears)."""
     try:
         with transaction.atomic():
-            record, form = _locked_record(actor, record_id, Action.UPDATE)
+            record, form = locked_record(actor, record_id, Action.UPDATE)
             if expected_version is not None and expected_version != record.version:
                 raise DajianError.single(
                     RecordErrorCode.STALE_VERSION,
                     message(RecordErrorCode.STALE_VERSION, current=record.version),
                     field="expectedVersion",
                 )
+            from dajian.runtime.approvals.services import guard_pending_edit, reroute_after_edit
+
+            reroute = guard_pending_edit(actor, record)  # APPROVAL_PENDING / RECORD_FROZEN
             definition = definition_of(form)
             assert definition is not None
             now = timezone.now()
@@ -308,7 +315,10 @@ def update_record(
             record.updated_by = actor.user
             record.save()
             _save_dedupe_keys(record, keys, replace=True)
-            _emit(actor, "record.updated", record, changed=sorted(validated.changed))
+            if reroute:
+                record.form = form
+                reroute_after_edit(actor, record)
+            emit_event(actor, "record.updated", record, changed=sorted(validated.changed))
             record_event(
                 actor, "record.updated", "Record", str(record.pk), diff_values(before, record.data)
             )
@@ -328,14 +338,17 @@ def _rule_flags(definition: FormDefinition) -> set[str]:
 @transaction.atomic
 def delete_record(actor: Actor, record_id: int, expected_version: int | None = None) -> int:
     """Delete a record; its last data stays in the audit log. Returns the deleted id."""
-    record, _ = _locked_record(actor, record_id, Action.DELETE)
+    record, _ = locked_record(actor, record_id, Action.DELETE)
     if expected_version is not None and expected_version != record.version:
         raise DajianError.single(
             RecordErrorCode.STALE_VERSION,
             message(RecordErrorCode.STALE_VERSION, current=record.version),
             field="expectedVersion",
         )
+    from dajian.runtime.approvals.services import guard_pending_delete
+
+    guard_pending_delete(actor, record)  # APPROVAL_PENDING / RECORD_FROZEN
     record_event(actor, "record.deleted", "Record", str(record.pk), diff_values(record.data, {}))
-    _emit(actor, "record.deleted", record)
+    emit_event(actor, "record.deleted", record)
     record.delete()
     return record_id

@@ -1,10 +1,10 @@
 """Deadlines as rows: schedule, cancel, and fire the due ones exactly once.
 
 An engine registers one action per timer ``kind`` (``@timer_action("approval.sla")``).
-:func:`fire_due_timers` claims due rows with one set-based ``SELECT … FOR UPDATE SKIP
-LOCKED`` and applies each action in the same transaction that marks the row fired, so
-running it twice, or on two workers at once, acts once. Actions re-check that the
-deadline still applies (the task is still open, the record still in that stage).
+:func:`fire_due_timers` finds due rows with one set-based indexed query, then applies
+each action in the same transaction that locks (``FOR UPDATE SKIP LOCKED``) and marks its
+row fired, so running it twice, or on two workers at once, acts once. Actions re-check
+that the deadline still applies (the task is still open, the record still in that stage).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.core import checks
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from dajian.runtime.models import Timer
@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 TimerAction = Callable[[Timer, dt.datetime], str]
 _actions: dict[str, TimerAction] = {}
 _conflicts: list[str] = []
+LOCK_TIMEOUT_MS = 5000  # a sweep never waits longer than this for a record lock
 
 
 def timer_action(kind: str) -> Callable[[TimerAction], TimerAction]:
@@ -79,34 +80,63 @@ def cancel_timers(key_prefix: str, now: dt.datetime | None = None) -> int:
     ).update(cancelled_at=now or timezone.now())
 
 
-def due_timers_query(now: dt.datetime, limit: int):  # type: ignore[no-untyped-def]
-    """The claim: due, pending timers, oldest first, skipping rows another worker holds."""
-    return (
-        Timer.objects.select_for_update(skip_locked=True)
-        .filter(fired_at__isnull=True, cancelled_at__isnull=True, due_at__lte=now)
-        .order_by("due_at", "id")[:limit]
+def due_timer_ids(now: dt.datetime, limit: int) -> list[int]:
+    """The scan: ids of due, pending timers, oldest first (one indexed query)."""
+    return list(
+        Timer.objects.filter(fired_at__isnull=True, cancelled_at__isnull=True, due_at__lte=now)
+        .order_by("due_at", "id")
+        .values_list("pk", flat=True)[:limit]
     )
 
 
 def fire_due_timers(now: dt.datetime | None = None, batch: int = 200) -> int:
-    """Apply every due timer once; returns how many fired. Each batch is one
-    transaction; an action that raises is logged, rolled back to its savepoint and
-    its timer marked with the error (it is not retried forever)."""
+    """Apply every due timer once; returns how many fired.
+
+    Each timer fires in its own short transaction that locks its row (``SKIP LOCKED``:
+    another worker firing it is left alone), re-checks that it is still pending, applies
+    the action and marks the row. One transaction per timer, not per batch, because an
+    action locks a record and then the workspace's audit chain head: holding the head
+    from an earlier action while waiting for the next record would deadlock with a user
+    writing that record. An action that raises is rolled back and its timer marked with
+    the error; one that hits a lock conflict or deadlock is left pending for the next run.
+    """
     now = now or timezone.now()
     fired = 0
     while True:
-        with transaction.atomic():
-            rows = list(due_timers_query(now, batch))
-            for timer in rows:
-                timer.result = _apply(timer, now)[:200]
-                timer.fired_at = now
-            Timer.objects.bulk_update(rows, ["fired_at", "result"])
-        fired += len(rows)
-        if len(rows) < batch:
+        ids = due_timer_ids(now, batch)
+        progressed = 0
+        for pk in ids:
+            if _fire_one(pk, now):
+                progressed += 1
+        fired += progressed
+        if len(ids) < batch or not progressed:
             return fired
 
 
-def _apply(timer: Timer, now: dt.datetime) -> str:
+def _fire_one(pk: int, now: dt.datetime) -> bool:
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # Losing this commit in a crash loses the action with it (same transaction),
+                # so the timer simply fires again: safe without waiting for the WAL flush.
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
+        timer = (
+            Timer.objects.select_for_update(skip_locked=True)
+            .filter(pk=pk, fired_at__isnull=True, cancelled_at__isnull=True)
+            .first()
+        )
+        if timer is None:
+            return False  # fired, cancelled, or being fired by another worker
+        result = _apply(timer, now)
+        if result is None:
+            return False
+        Timer.objects.filter(pk=pk).update(fired_at=now, result=result[:200])
+        return True
+
+
+def _apply(timer: Timer, now: dt.datetime) -> str | None:
+    """The action's result, an ``error: …`` text, or None to retry on the next run."""
     action = _actions.get(timer.kind)
     if action is None:
         logger.error("no action registered for timer kind %s", timer.kind)
@@ -114,6 +144,9 @@ def _apply(timer: Timer, now: dt.datetime) -> str:
     try:
         with transaction.atomic():
             return action(timer, now) or "done"
+    except OperationalError as exc:  # lock timeout or deadlock: try again next run
+        logger.warning("timer %s (%s) hit a lock conflict, retrying: %s", timer.pk, timer.kind, exc)
+        return None
     except Exception as exc:  # one bad timer must not block the others
         logger.exception("timer %s (%s) failed", timer.pk, timer.kind)
         return f"error: {type(exc).__name__}: {exc}"
