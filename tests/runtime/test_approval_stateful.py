@@ -241,12 +241,12 @@ class ApprovalMachine(RuleBasedStateMachine):
         assert verify_chain(self.workspace).ok
 
 
-@pytest.mark.django_db
-def test_random_sequences_keep_the_invariants(settings_fast_passwords):
+def run_machine(max_examples: int) -> None:
+    """Drive :class:`ApprovalMachine` for ``max_examples`` sequences of up to 25 steps."""
     run_state_machine_as_test(
         ApprovalMachine,
         settings=settings(
-            max_examples=30,
+            max_examples=max_examples,
             stateful_step_count=25,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
@@ -254,7 +254,6 @@ def test_random_sequences_keep_the_invariants(settings_fast_passwords):
     )
 
 
-@pytest.fixture
-def settings_fast_passwords(settings):
-    # Seven members per example: the default password hasher would dominate the run.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+@pytest.mark.django_db
+def test_random_sequences_keep_the_invariants():
+    run_machine(max_examples=30)

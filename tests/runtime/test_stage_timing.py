@@ -14,7 +14,7 @@ from dajian.platform import calendars
 from dajian.platform.durations import Duration
 from dajian.platform.models import AuditEvent
 from dajian.runtime.models import Notification, Record, StageEntry, Task, Timer, TodoTask
-from dajian.runtime.services.records import create_record
+from dajian.runtime.services.records import create_record, delete_record
 from dajian.runtime.stages.definitions import workflow_for
 from dajian.runtime.stages.engine import advance_stage
 from dajian.runtime.stages.history import stage_stats
@@ -146,6 +146,17 @@ def test_leaving_the_stage_cancels_its_timers(rep_actor, form):
     assert Timer.objects.filter(cancelled_at__isnull=True).count() == 0
     assert fire_due_timers(now=timezone.now() + dt.timedelta(days=30)) == 0
     assert not Notification.objects.exists() and not TodoTask.objects.exists()
+
+
+def test_deleting_a_record_cancels_its_stage_timers(rep_actor, admin_actor, form):
+    record = new_deal(rep_actor)
+    other = new_deal(rep_actor)
+    assert Timer.objects.filter(cancelled_at__isnull=True).count() == 4  # 2 levels each
+
+    delete_record(admin_actor, record.pk)
+
+    pending = Timer.objects.filter(cancelled_at__isnull=True)
+    assert {t.key.split(":")[1] for t in pending} == {str(other.pk)}
 
 
 def test_a_timer_of_a_stay_already_over_does_nothing(rep_actor, form):

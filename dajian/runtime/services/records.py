@@ -348,6 +348,10 @@ def delete_record(actor: Actor, record_id: int, expected_version: int | None = N
     from dajian.runtime.approvals.services import guard_pending_delete
 
     guard_pending_delete(actor, record)  # APPROVAL_PENDING / RECORD_FROZEN
+    from dajian.runtime.stages.timing import timer_prefix
+    from dajian.runtime.timers import cancel_timers
+
+    cancel_timers(timer_prefix(record.pk))  # timers have no foreign key to cascade
     record_event(actor, "record.deleted", "Record", str(record.pk), diff_values(record.data, {}))
     emit_event(actor, "record.deleted", record)
     record.delete()

@@ -1,9 +1,9 @@
 """Deadlines as rows: schedule, cancel, and fire the due ones exactly once.
 
 An engine registers one action per timer ``kind`` (``@timer_action("approval.sla")``).
-:func:`fire_due_timers` finds due rows with one set-based indexed query, then applies
-each action in the same transaction that locks (``FOR UPDATE SKIP LOCKED``) and marks its
-row fired, so running it twice, or on two workers at once, acts once. Actions re-check
+:func:`fire_due_timers` claims due rows with one set-based ``SELECT … FOR UPDATE SKIP
+LOCKED`` and applies each action in the transaction that marks its row fired, so running
+it twice, or on two workers at once, acts once. Actions re-check
 that the deadline still applies (the task is still open, the record still in that stage).
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -24,7 +25,8 @@ logger = logging.getLogger(__name__)
 TimerAction = Callable[[Timer, dt.datetime], str]
 _actions: dict[str, TimerAction] = {}
 _conflicts: list[str] = []
-LOCK_TIMEOUT_MS = 5000  # a sweep never waits longer than this for a record lock
+LOCK_TIMEOUT_MS = 200  # an action never waits longer than this for a lock
+BATCH_SECONDS = 0.2  # a batch commits after this long, releasing what it holds
 
 
 def timer_action(kind: str) -> Callable[[TimerAction], TimerAction]:
@@ -80,59 +82,53 @@ def cancel_timers(key_prefix: str, now: dt.datetime | None = None) -> int:
     ).update(cancelled_at=now or timezone.now())
 
 
-def due_timer_ids(now: dt.datetime, limit: int) -> list[int]:
-    """The scan: ids of due, pending timers, oldest first (one indexed query)."""
-    return list(
-        Timer.objects.filter(fired_at__isnull=True, cancelled_at__isnull=True, due_at__lte=now)
-        .order_by("due_at", "id")
-        .values_list("pk", flat=True)[:limit]
-    )
-
-
 def fire_due_timers(now: dt.datetime | None = None, batch: int = 200) -> int:
     """Apply every due timer once; returns how many fired.
 
-    Each timer fires in its own short transaction that locks its row (``SKIP LOCKED``:
-    another worker firing it is left alone), re-checks that it is still pending, applies
-    the action and marks the row. One transaction per timer, not per batch, because an
-    action locks a record and then the workspace's audit chain head: holding the head
-    from an earlier action while waiting for the next record would deadlock with a user
-    writing that record. An action that raises is rolled back and its timer marked with
-    the error; one that hits a lock conflict or deadlock is left pending for the next run.
+    A batch is one transaction: due rows are claimed with ``FOR UPDATE SKIP LOCKED``
+    (another worker's rows are left alone), each action runs in a savepoint and its row
+    is marked in the same transaction. An action locks a record and then the
+    workspace's audit chain head, so a batch holding the head could wait for a record
+    that a user holds while that user waits for the head. Two limits keep that short
+    and deadlock-free: an action never waits longer than ``LOCK_TIMEOUT_MS`` for a lock
+    (it is rolled back and left pending for the next run), and a batch commits after
+    ``BATCH_SECONDS``. An action that raises anything else is rolled back and its timer
+    marked with the error.
     """
     now = now or timezone.now()
     fired = 0
     while True:
-        ids = due_timer_ids(now, batch)
-        progressed = 0
-        for pk in ids:
-            if _fire_one(pk, now):
-                progressed += 1
+        claimed, progressed = _fire_batch(now, batch)
         fired += progressed
-        if len(ids) < batch or not progressed:
+        if not progressed or (claimed < batch and progressed == claimed):
             return fired
 
 
-def _fire_one(pk: int, now: dt.datetime) -> bool:
+def _fire_batch(now: dt.datetime, batch: int) -> tuple[int, int]:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                # Losing this commit in a crash loses the action with it (same transaction),
-                # so the timer simply fires again: safe without waiting for the WAL flush.
+                # Losing this commit in a crash loses the actions with it (same
+                # transaction), so the timers simply fire again: no need to wait for the
+                # WAL flush.
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
                 cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
-        timer = (
+        rows = list(
             Timer.objects.select_for_update(skip_locked=True)
-            .filter(pk=pk, fired_at__isnull=True, cancelled_at__isnull=True)
-            .first()
+            .filter(fired_at__isnull=True, cancelled_at__isnull=True, due_at__lte=now)
+            .order_by("due_at", "id")[:batch]
         )
-        if timer is None:
-            return False  # fired, cancelled, or being fired by another worker
-        result = _apply(timer, now)
-        if result is None:
-            return False
-        Timer.objects.filter(pk=pk).update(fired_at=now, result=result[:200])
-        return True
+        started = time.monotonic()
+        done: list[Timer] = []
+        for timer in rows:
+            result = _apply(timer, now)
+            if result is not None:
+                timer.fired_at, timer.result = now, result[:200]
+                done.append(timer)
+            if time.monotonic() - started > BATCH_SECONDS:
+                break  # commit: release the audit chain heads this batch holds
+        Timer.objects.bulk_update(done, ["fired_at", "result"])
+    return len(rows), len(done)
 
 
 def _apply(timer: Timer, now: dt.datetime) -> str | None:
