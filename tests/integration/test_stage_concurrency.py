@@ -16,13 +16,14 @@ from django.utils import timezone
 
 from dajian.platform.audit import verify_chain
 from dajian.platform.errors import DajianError
-from dajian.runtime.models import Record, StageEntry, Timer
-from dajian.runtime.services.records import create_record
+from dajian.runtime.models import Record, StageEntry, Timer, TodoTask
+from dajian.runtime.services.records import create_record, update_record
 from dajian.runtime.stages.definitions import workflow_for
 from dajian.runtime.stages.engine import advance_stage
 from dajian.runtime.stages.history import stage_stats
 from dajian.runtime.stages.initial import initialize_existing_records
-from tests.factories import build_workflow
+from dajian.runtime.timers import fire_due_timers
+from tests.factories import build_workflow, make_actor
 from tests.runtime.stage_helpers import FIELDS, WORKFLOW, build_pipeline
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -127,3 +128,37 @@ def test_stage_stats_on_postgresql(admin_actor, form_factory):
     assert lead.average_seconds == pytest.approx(2 * 3600)
     [step] = stats.steps
     assert (step.from_stage, step.to_stage, step.count) == ("lead", "requirement", 2)
+
+
+def test_overdue_sweep_racing_record_edits_fires_each_timer_once(
+    admin_actor, form_factory, workspace, user_factory
+):
+    """The sweep holds the audit chain head between actions while users hold record
+    locks and wait for that head: lock timeouts and short batches must keep both sides
+    going, with each overdue timer applied exactly once in the end."""
+    build_pipeline(admin_actor, form_factory)
+    manager = user_factory(roles=["manager"])
+    rep = make_actor(user_factory(roles=["rep"], manager=manager), workspace)
+    records = [create_record(rep, "sales", "deal", {"name": f"o{i}"}).record for i in range(30)]
+    later = timezone.now() + dt.timedelta(days=30)
+    editors = 3
+
+    def work(i: int) -> Any:
+        if i == 0:
+            return fire_due_timers(later, batch=10)
+        return [
+            update_record(admin_actor, r.pk, {"pain_point": f"edit {i}"})
+            for r in records[i::editors]
+        ]
+
+    results = run_at_once(work, editors + 1)
+    fire_due_timers(later)  # whatever the race left pending (lock conflicts) fires now
+
+    assert isinstance(results[0], int), results[0]  # the sweep returned, it did not crash
+    assert all(isinstance(r, list) and len(r) == 10 for r in results[1:]), results
+    timers = Timer.objects.filter(key__startswith="stage:")
+    assert timers.filter(fired_at__isnull=True, cancelled_at__isnull=True).count() == 0
+    assert not timers.filter(result__startswith="error").exists()
+    per_record = Counter(TodoTask.objects.values_list("record_id", flat=True))
+    assert per_record == dict.fromkeys((r.pk for r in records), 1)
+    assert verify_chain(workspace).ok

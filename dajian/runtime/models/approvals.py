@@ -30,6 +30,9 @@ class ApprovalRequest(models.Model):
     chain = models.ForeignKey(Metadata, on_delete=models.PROTECT, related_name="+")
     chain_version = models.ForeignKey(MetadataVersion, on_delete=models.PROTECT, related_name="+")
     transition_to = models.CharField(max_length=63, null=True, blank=True)
+    # What the mover said when the move waits for this request; used when it completes.
+    transition_comment = models.TextField(blank=True, default="")
+    transition_reason = models.CharField(max_length=63, blank=True, default="")
     status = models.CharField(
         max_length=16, choices=RequestStatus.choices, default=RequestStatus.PENDING
     )
