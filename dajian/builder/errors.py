@@ -55,6 +55,7 @@ class MetadataErrorCode(StrEnum):
     INVALID_DURATION = "INVALID_DURATION"
     DURATION_TOO_LONG = "DURATION_TOO_LONG"
     NOTHING_TO_PUBLISH = "NOTHING_TO_PUBLISH"
+    NO_SUBMITTER = "NO_SUBMITTER"
 
 
 METADATA_MESSAGES: dict[str, dict[str, str]] = {
@@ -169,6 +170,10 @@ METADATA_MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "工作时间的时长最多 {max} 天。",
     },
     "NOTHING_TO_PUBLISH": {"en": "There is no draft to publish.", "zh-CN": "没有可发布的草稿。"},
+    "NO_SUBMITTER": {
+        "en": "A stage has no submitter (only approval requests do); name the owner instead.",
+        "zh-CN": "阶段没有提交人（只有审批申请才有），请改用记录负责人。",
+    },
 }
 
 

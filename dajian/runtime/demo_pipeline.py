@@ -151,7 +151,7 @@ WORKFLOW: dict[str, Any] = {
         {"from": "proposal", "to": "negotiation"},
         {"from": "negotiation", "to": "contract", "approval": "contract_approval"},
         {"from": "contract", "to": "won", "roles": ["manager"]},
-        {"from": "*", "to": "lost"},
+        {"from": "*", "to": "lost", "check_requirements": False},
     ],
 }
 CONTRACT_CHAIN: dict[str, Any] = {

@@ -250,6 +250,38 @@ def test_published_versions_are_immutable_and_listed(gql, opportunity, designer)
     assert old.definition["stages"][0]["color"] == "#1677ff"
 
 
+def test_a_version_without_a_stage_holding_records_returns_stage_in_use(
+    gql, opportunity, designer, admin_actor
+):
+    from dajian.runtime.models import Record
+    from dajian.runtime.services.records import create_record
+
+    published_funnel(gql, designer)
+    record = create_record(admin_actor, "b2b", "opportunity", {"name": "Acme"}).record
+    without = funnel()
+    without["initial"] = "proposal"
+    without["stages"] = without["stages"][1:]
+    without["transitions"] = without["transitions"][1:]
+    expected = [
+        {
+            "field": "stages",
+            "path": "stages",
+            "code": "STAGE_IN_USE",
+            "message": "阶段「requirement」仍有 1 条记录，请先将其移出再删除该阶段。",
+        }
+    ]
+
+    saved = save_workflow(gql, designer, without, publish=True)
+    assert saved == {"workflow": None, "errors": expected}
+    save_workflow(gql, designer, without)  # the draft alone is accepted
+    flow = {"input": {"app": "b2b", "form": "opportunity"}}
+    published = gql(PUBLISH_WORKFLOW, flow, as_user=designer)["data"]["publishWorkflow"]
+    assert published["version"] is None
+    assert published["errors"] == [{"path": "stages", "code": "STAGE_IN_USE"}]
+    assert MetadataVersion.objects.filter(metadata__kind="workflow").count() == 1
+    assert Record.objects.get(pk=record.pk).stage == "requirement"
+
+
 def test_round_trip_returns_what_was_saved(gql, opportunity, designer, rep):
     published_funnel(gql, designer)
     as_designer = gql(WORKFLOW, {"app": "b2b", "form": "opportunity"}, as_user=designer)
@@ -312,3 +344,24 @@ def test_app_listing_reads_workflows_without_a_query_per_form(
         data = gql(APPS_WORKFLOWS, as_user=designer)["data"]
     forms = {f["key"]: f["workflow"] for f in data["apps"][0]["forms"]}
     assert forms["opportunity"]["initial"] == "requirement" and forms["quote"] is None
+
+
+FORM_TRANSITIONS = """
+query { form(app: "b2b", key: "opportunity") {
+  workflow { transitions { from to checkRequirements } }
+} }"""
+
+
+def test_form_workflow_says_which_transitions_skip_the_requirements(gql, opportunity, designer):
+    published_funnel(gql, designer)
+    flow = funnel()
+    for transition in flow["transitions"]:
+        if transition["to"] == "lost":
+            transition["check_requirements"] = False
+    assert save_workflow(gql, designer, flow, publish=True)["errors"] == []
+
+    data = gql(FORM_TRANSITIONS, as_user=designer)["data"]["form"]["workflow"]
+
+    checks = {(t["from"], t["to"]): t["checkRequirements"] for t in data["transitions"]}
+    assert checks[("*", "lost")] is False
+    assert checks[("contract", "won")] is True

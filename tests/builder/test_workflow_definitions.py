@@ -377,6 +377,18 @@ def test_guards_compile_with_the_form_variables():
     assert "discount" in errors[0].message
 
 
+def test_check_requirements_is_an_optional_boolean():
+    from dajian.builder.metadata.workflow import WorkflowDefinition
+
+    doc = funnel()
+    doc["transitions"][4]["check_requirements"] = False
+    assert check(doc) == []
+    view = WorkflowDefinition.parse(doc)
+    assert [t.check_requirements for t in view.transitions] == [True, True, True, True, False]
+    doc["transitions"][0]["check_requirements"] = "no"
+    assert codes(check(doc)) == [("transitions.0.check_requirements", "INVALID_TYPE")]
+
+
 def test_approval_names_a_chain_of_the_same_form():
     doc = funnel()
     assert codes(check(doc, chains={})) == [("transitions.3.approval", "UNKNOWN_CHAIN")]
@@ -400,6 +412,20 @@ def test_recipient_specs_go_through_the_recipients_registry():
         "stages.0.time_limit.notify.0.role",
         "stages.0.time_limit.notify.1.field",
     ]
+
+
+def test_stage_recipients_cannot_name_the_submitter():
+    doc = funnel()
+    limit = doc["stages"][0]["time_limit"]
+    limit["notify"] = [{"type": "owner"}, {"type": "submitter"}]
+    limit["escalate_to"] = [{"type": "manager", "of": "submitter"}]
+    assert codes(check(doc)) == [
+        ("stages.0.time_limit.escalate_to.0.of", "NO_SUBMITTER"),
+        ("stages.0.time_limit.notify.1.type", "NO_SUBMITTER"),
+    ]
+    limit["escalate_to"] = [{"type": "department_head", "of": "owner"}]
+    limit["notify"] = [{"type": "owner"}]
+    assert check(doc) == []
 
 
 def test_every_problem_is_listed_at_once():

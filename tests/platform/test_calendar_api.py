@@ -123,6 +123,19 @@ def test_omitted_settings_are_kept(gql, admin, workspace):
     assert len(saved_events(workspace)) == 2
 
 
+@pytest.mark.parametrize("country", ["", None])
+def test_no_country_means_no_public_holidays(gql, admin, workspace, country):
+    saved = gql(SAVE, {"input": {"country": country}}, as_user=admin)["data"]["saveWorkCalendar"]
+    assert saved["errors"] == [] and saved["calendar"]["country"] is None
+    assert WorkCalendar.objects.get(workspace=workspace).country == ""
+    assert saved_events(workspace)[0].diff["country"] == ["CN", ""]
+
+    read = gql(CALENDAR, {"year": 2026}, as_user=admin)["data"]["workCalendar"]
+    assert read["holidays"] == [] and read["adjustedWorkdays"] == []
+    kept = gql(SAVE, {"input": {"weekend": [6]}}, as_user=admin)["data"]["saveWorkCalendar"]
+    assert kept["calendar"]["country"] is None
+
+
 @pytest.mark.parametrize(
     ("changes", "errors"),
     [

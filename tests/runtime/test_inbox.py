@@ -9,9 +9,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from dajian.platform.audit import verify_chain
 from dajian.platform.errors import DajianError
+from dajian.platform.models import AuditEvent
 from dajian.runtime.approvals.services import decide_task, submit_for_approval
 from dajian.runtime.inbox.bulk import bulk_decide
+from dajian.runtime.inbox.complete import complete_task
 from dajian.runtime.inbox.selectors import my_tasks, sla_color, task_counts
 from dajian.runtime.models import ApprovalRequest, Task, TodoTask, VerificationTask
 from tests.factories import make_actor, make_user, make_workspace
@@ -128,14 +131,15 @@ def test_other_workspaces_tasks_are_not_listed(org, requests):
 def test_a_page_costs_a_fixed_number_of_queries(org, requests):
     actor = org.actor(org.manager)
     for _ in range(3):
-        todo(org.manager, org.workspace)
+        todo(org.manager, org.workspace, message={"en": "Call the customer"})
     with CaptureQueriesContext(connection) as queries:
         page = my_tasks(actor, first=20)
         [(i.allowed_decisions, i.record, i.approval and i.approval.step.key) for i in page.items]
         task_counts(actor)
     assert len(page.items) == 8
-    # tasks, approval details, requests, records, counts
-    assert len(queries) <= 5, [q["sql"] for q in queries]
+    assert [i.todo.message for i in page.items[:3]] == [{"en": "Call the customer"}] * 3
+    # tasks, approval details, requests, to-do messages, records, counts
+    assert len(queries) <= 6, [q["sql"] for q in queries]
     assert not any("django_content_type" in q["sql"] for q in queries)
 
 
@@ -221,4 +225,62 @@ def test_bulk_bad_input(org, requests, ids, decision, comment, code, path):
     with pytest.raises(DajianError) as exc:
         bulk_decide(org.actor(org.manager), ids, decision, comment)
     assert (exc.value.errors[0].code, exc.value.errors[0].path) == (code, path)
+    assert db_state() == before
+
+
+# --- completing to-dos -----------------------------------------------------------------
+
+
+def test_complete_a_todo_and_a_verification_task(org):
+    manager = org.actor(org.manager)
+    task = todo(org.manager, org.workspace)
+    check = VerificationTask.objects.create(
+        workspace=org.workspace,
+        assignee=org.manager,
+        kind="verification",
+        created_at=timezone.now(),
+    )
+
+    done = complete_task(manager, task.pk, "  Called, they will sign  ")
+    complete_task(manager, check.pk)
+
+    row = Task.objects.non_polymorphic().get(pk=task.pk)
+    assert (row.status, row.decided_by_id, row.comment, row.version) == (
+        "done",
+        org.manager.pk,
+        "Called, they will sign",
+        2,
+    )
+    assert row.completed_at == done.completed_at is not None
+    assert Task.objects.non_polymorphic().get(pk=check.pk).status == "done"
+    events = AuditEvent.objects.filter(action="task.completed").order_by("seq")
+    assert [(e.object_id, e.diff) for e in events] == [
+        (str(task.pk), {"status": ["open", "done"], "comment": ["", "Called, they will sign"]}),
+        (str(check.pk), {"status": ["open", "done"]}),
+    ]
+    assert verify_chain(org.workspace).ok
+
+
+def test_complete_task_refusals_change_nothing(org, requests):
+    mine = todo(org.manager, org.workspace)
+    theirs = todo(org.director, org.workspace)
+    elsewhere = todo(org.manager, make_workspace("elsewhere"))
+    approval = open_task_of(requests[0], org.manager)
+    manager = org.actor(org.manager)
+    complete_task(manager, mine.pk)
+    before = db_state()
+
+    cases = [
+        (elsewhere.pk, "NOT_FOUND"),
+        (theirs.pk, "NOT_ASSIGNEE"),
+        (approval.pk, "USE_DECIDE_TASK"),
+        (mine.pk, "ALREADY_DECIDED"),
+    ]
+    for task_id, code in cases:
+        with pytest.raises(DajianError) as exc:
+            complete_task(manager, task_id)
+        assert exc.value.errors[0].code == code, task_id
+    with pytest.raises(DajianError) as exc:
+        complete_task(manager, theirs.pk, "x" * 2001)
+    assert exc.value.errors[0].code == "INVALID_INPUT"
     assert db_state() == before

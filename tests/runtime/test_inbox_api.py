@@ -1,14 +1,16 @@
-"""The inbox GraphQL API: myTasks (with counts), decideTask and bulkDecideTasks."""
+"""The inbox GraphQL API: myTasks (with counts), decideTask, bulkDecideTasks and
+completeTask."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from graphql_relay import to_global_id
 
 from dajian.runtime.approvals.services import submit_for_approval
-from dajian.runtime.models import ApprovalRequest, ApprovalTask
+from dajian.runtime.models import ApprovalRequest, ApprovalTask, TodoTask
 from tests.factories import make_user, make_workspace
 from tests.runtime.approval_fixtures import chain, new_contract, open_task_of, screenshot, step
 
@@ -48,6 +50,21 @@ mutation($input: DecideTaskInput!) {
     task { id status decision comment allowedDecisions }
     delegatedTask { id status }
     request { id status }
+    errors { field path code message }
+  }
+}
+"""
+TODOS = """
+query($first: Int) {
+  myTasks(kind: TODO, first: $first) {
+    edges { node { id kind title message suggestedActions record { id } } }
+  }
+}
+"""
+COMPLETE = """
+mutation($input: CompleteTaskInput!) {
+  completeTask(input: $input) {
+    task { id kind status comment completedAt message }
     errors { field path code message }
   }
 }
@@ -258,3 +275,82 @@ def test_bulk_decide_limit_and_success(gql, org, requests, settings):
     payload = out["data"]["bulkDecideTasks"]
     assert payload["errors"] == [] and [t["decision"] for t in payload["tasks"]] == ["APPROVE"] * 3
     assert ApprovalRequest.objects.filter(status="approved").count() == 3
+
+
+def overdue_todo(org, user, record_id=None):
+    return TodoTask.objects.create(
+        workspace=org.workspace,
+        assignee=user,
+        kind="todo",
+        created_at=timezone.now(),
+        title={"en": "Overdue: record 7 in Visit", "zh-CN": "超时：记录 7 停留在「拜访」"},
+        record_id=record_id,
+        message={"en": "Record 7 is overdue in Visit.", "zh-CN": "记录 7 在「拜访」已超时。"},
+        suggested_actions=[{"type": "open_record", "record": record_id}],
+    )
+
+
+def test_todos_show_their_message_and_suggestions(gql, org, requests, settings):
+    settings.LANGUAGE_CODE = "en"
+    record_id = requests[0].record_id
+    task = overdue_todo(org, org.manager, record_id)
+
+    out = gql(TODOS, {}, as_user=org.manager)["data"]["myTasks"]["edges"]
+
+    assert out == [
+        {
+            "node": {
+                "id": tid(task),
+                "kind": "TODO",
+                "title": "Overdue: record 7 in Visit",
+                "message": "Record 7 is overdue in Visit.",
+                "suggestedActions": [{"type": "open_record", "record": record_id}],
+                "record": {"id": to_global_id("Record", record_id)},
+            }
+        }
+    ]
+    approvals = gql(MY_TASKS, {"kind": "APPROVAL", "first": 1}, as_user=org.manager)
+    assert "errors" not in approvals
+
+
+def test_to_do_messages_cost_one_query_per_page(gql, org, requests):
+    query = MY_TASKS.replace("escalated", "escalated message suggestedActions")
+    gql(query, {"first": 20}, as_user=org.manager)  # warm caches
+    with CaptureQueriesContext(connection) as queries:
+        gql(query, {"first": 20}, as_user=org.manager)
+    approvals_only = len(queries)
+    for _ in range(10):
+        overdue_todo(org, org.manager)
+
+    with CaptureQueriesContext(connection) as queries:
+        out = gql(query, {"first": 20}, as_user=org.manager)
+
+    nodes = [e["node"] for e in out["data"]["myTasks"]["edges"]]
+    assert [n["kind"] for n in nodes].count("TODO") == 10 and len(nodes) == 14
+    assert len(queries) <= approvals_only + 1, [q["sql"] for q in queries]
+
+
+def test_complete_task_denied_to_others_then_allowed(gql, org, requests):
+    task = overdue_todo(org, org.manager)
+    variables = {"input": {"taskId": tid(task), "comment": "Called them"}}
+    anonymous = gql(COMPLETE, variables)
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    denied = gql(COMPLETE, variables, as_user=org.director)["data"]["completeTask"]
+    assert denied["task"] is None and denied["errors"][0]["code"] == "NOT_ASSIGNEE"
+
+    out = gql(COMPLETE, variables, as_user=org.manager)["data"]["completeTask"]
+
+    assert out["errors"] == []
+    assert out["task"]["status"] == "DONE" and out["task"]["comment"] == "Called them"
+    assert out["task"]["completedAt"] and out["task"]["message"]
+    again = gql(COMPLETE, variables, as_user=org.manager)["data"]["completeTask"]
+    assert again["errors"][0]["code"] == "ALREADY_DECIDED"
+
+
+def test_approval_tasks_are_not_completed(gql, org, requests):
+    approval = open_task_of(requests[0], org.manager)
+    for task_id, code in ((tid(approval), "USE_DECIDE_TASK"), ("junk", "NOT_FOUND")):
+        out = gql(COMPLETE, {"input": {"taskId": task_id}}, as_user=org.manager)
+        error = out["data"]["completeTask"]["errors"][0]
+        assert (error["code"], error["path"]) == (code, "taskId")
+    assert ApprovalTask.objects.get(pk=approval.pk).status == "open"

@@ -375,3 +375,67 @@ def test_team_scope_is_decided_for_the_whole_page_in_one_query(
     assert len(queries) <= 3  # team paths, the scope query, (no evidence in "lead")
     allowed = {pk: found[pk][0].allowed for pk in found}
     assert allowed == {records[0].pk: True, records[1].pk: False}
+
+
+# --- a false guard together with missing requirements -----------------------------------
+
+
+def test_a_false_guard_with_missing_requirements_is_one_checklist(rep_actor, form):
+    record = deal_in(rep_actor, "proposal", amount=500)  # no proposal document either
+    listed = next(o for o in available_transitions(rep_actor, record) if o.to == "negotiation")
+    assert [(m.field, m.code) for m in listed.missing] == [
+        ("proposal_doc", "EVIDENCE_MISSING"),
+        (None, "GUARD_FAILED"),
+    ]
+    with pytest.raises(DajianError) as exc:
+        advance_stage(rep_actor, record.pk, "negotiation")
+    assert exc.value.errors[0].code == "STAGE_LOCKED" and exc.value.errors[0].field == "to"
+    assert exc.value.errors[1:] == list(listed.missing)
+
+
+# --- transitions that skip the stage's requirements ----------------------------------------
+
+
+@pytest.fixture
+def lost_anytime(admin_actor, form_factory):
+    """The pipeline whose "*" → lost skips the requirements but keeps a guard."""
+    form = form_factory(FIELDS, key="deal")
+    lost = {
+        "from": "*",
+        "to": "lost",
+        "check_requirements": False,
+        "guard": "name != 'keep'",
+        "roles": ["rep"],
+    }
+    build_workflow(
+        admin_actor, form, {**WORKFLOW, "transitions": [*WORKFLOW["transitions"][:-1], lost]}
+    )
+    return form
+
+
+def test_check_requirements_false_skips_the_stage_requirements(rep_actor, lost_anytime):
+    record = deal_in(rep_actor, "requirement", amount=0)
+    assert options(rep_actor, record)["lost"] == (True, [])
+    assert options(rep_actor, record)["proposal"][0] is False  # other transitions still check
+    advance_stage(rep_actor, record.pk, "lost", reason="budget")
+    assert Record.objects.get(pk=record.pk).stage == "lost"
+
+
+def test_check_requirements_false_keeps_the_guard_and_the_roles(
+    rep_actor, user_factory, workspace, lost_anytime
+):
+    record = deal_in(rep_actor, "requirement", name="keep", amount=0)
+    assert options(rep_actor, record)["lost"] == (False, [(None, "GUARD_FAILED")])
+    with pytest.raises(DajianError) as exc:
+        advance_stage(rep_actor, record.pk, "lost", reason="budget")
+    assert [e.code for e in exc.value.errors] == ["GUARD_FAILED"]
+    manager = make_actor(user_factory(roles=["manager"]), workspace)
+    assert options(manager, record)["lost"] == (
+        False,
+        [(None, "PERMISSION_DENIED"), ("to", "TRANSITION_NOT_ALLOWED"), (None, "GUARD_FAILED")],
+    )
+
+
+def test_transitions_check_requirements_by_default(form):
+    workflow = workflow_for(form)
+    assert all(t.check_requirements for t in workflow.transitions)

@@ -420,7 +420,9 @@ def test_a_transition_with_an_approval_waits_for_the_chain(
     )
     record = new_deal(rep_actor)
 
-    result = advance_stage(rep_actor, record.pk, "requirement", expected_version=1)
+    result = advance_stage(
+        rep_actor, record.pk, "requirement", expected_version=1, comment="qualified on a call"
+    )
 
     # the record waits in its stage, in approval
     request = result.request
@@ -431,12 +433,104 @@ def test_a_transition_with_an_approval_waits_for_the_chain(
     assert refusal(advance_stage, rep_actor, record.pk, "lost", reason="budget") == [
         (None, "APPROVAL_PENDING")
     ]
-    # the manager approves: the engine completes the move
+    # the manager approves: the engine completes the move, as the rep asked for it
     task = ApprovalTask.objects.get(request=request, assignee=manager)
     decide_task(make_actor(manager, rep_actor.workspace), task.pk, "approve")
     stored = Record.objects.get(pk=record.pk)
     assert (stored.stage, stored.status) == ("requirement", RecordStatus.ACTIVE)
     entry = StageEntry.objects.get(record_id=record.pk, exited_at__isnull=True)
-    assert entry.stage == "requirement" and entry.entered_by_id == manager.pk
+    assert (entry.stage, entry.comment, entry.entered_by_id) == (
+        "requirement",
+        "qualified on a call",
+        rep_actor.user_id,
+    )
+    left = StageEntry.objects.get(record_id=record.pk, stage="lead")
+    assert left.exited_by_id == rep_actor.user_id
     event = OutboxEvent.objects.get(topic="record.stage_changed")
     assert event.payload["request"] == request.pk
+
+
+def test_an_approved_move_keeps_the_movers_reason_and_comment(
+    admin_actor, rep_actor, manager, form_factory
+):
+    from dajian.runtime.approvals.services import decide_task
+    from dajian.runtime.models import ApprovalTask
+    from tests.factories import build_chain
+
+    form = form_factory(FIELDS, key="deal")
+    lost_approved = {"from": "*", "to": "lost", "approval": "give_up"}
+    build_workflow(admin_actor, form, {**WORKFLOW, "transitions": [lost_approved]})
+    build_chain(
+        admin_actor,
+        form,
+        "give_up",
+        {"label": "Give up", "steps": [{"key": "boss", "approvers": [{"type": "manager"}]}]},
+    )
+    record = new_deal(rep_actor)
+
+    request = advance_stage(
+        rep_actor, record.pk, "lost", comment="they chose X", reason="competitor"
+    ).request
+    assert (request.transition_comment, request.transition_reason) == (
+        "they chose X",
+        "competitor",
+    )
+    task = ApprovalTask.objects.get(request=request, assignee=manager)
+    decide_task(make_actor(manager, rep_actor.workspace), task.pk, "approve")
+
+    entry = StageEntry.objects.get(record_id=record.pk, exited_at__isnull=True)
+    assert (entry.stage, entry.reason, entry.comment, entry.entered_by_id) == (
+        "lost",
+        "competitor",
+        "they chose X",
+        rep_actor.user_id,
+    )
+    audit = AuditEvent.objects.get(action="record.stage_changed")
+    assert audit.diff == {"stage": ["lead", "lost"], "stage_reason": [None, "competitor"]}
+
+
+# --- publishing a version without a stage that records are in --------------------------
+
+
+def test_a_version_without_a_stage_holding_records_is_refused(admin_actor, rep_actor, form_factory):
+    from django.utils import translation
+
+    from dajian.builder.models import Metadata, MetadataVersion
+    from dajian.builder.services.metadata import save_workflow
+
+    form_factory(FIELDS, key="deal")
+    save_workflow(admin_actor, "sales", "deal", WORKFLOW, publish=True)
+    leads = [new_deal(rep_actor, name=f"lead {i}") for i in range(2)]
+    qualified = new_deal(rep_actor, **REQUIREMENT_DATA)
+    advance_stage(rep_actor, qualified.pk, "requirement")
+    gone = new_deal(rep_actor, name="gone")
+    advance_stage(rep_actor, gone.pk, "lost", reason="budget")  # the new version keeps lost
+    without = {
+        **WORKFLOW,
+        "initial": "proposal",
+        "stages": WORKFLOW["stages"][2:],
+        "transitions": WORKFLOW["transitions"][2:],
+    }
+    meta = Metadata.objects.get(kind="workflow")
+    before = (meta.draft, [snapshot(r.pk) for r in (*leads, qualified)])
+
+    with translation.override("en"), pytest.raises(DajianError) as exc:
+        save_workflow(admin_actor, "sales", "deal", without, publish=True)
+
+    assert [(e.path, e.code) for e in exc.value.errors] == [
+        ("stages", "STAGE_IN_USE"),
+        ("stages", "STAGE_IN_USE"),
+    ]
+    assert [e.message for e in exc.value.errors] == [
+        "Stage lead still holds 2 record(s); move them before removing it.",
+        "Stage requirement still holds 1 record(s); move them before removing it.",
+    ]
+    meta.refresh_from_db()
+    assert meta.published.number == 1 and MetadataVersion.objects.count() == 1
+    assert (meta.draft, [snapshot(r.pk) for r in (*leads, qualified)]) == before
+    # once the records are out of the removed stages the version publishes
+    for record in Record.objects.filter(stage__in=["lead", "requirement"]):
+        advance_stage(admin_actor, record.pk, "lost", reason="budget")
+    save_workflow(admin_actor, "sales", "deal", without, publish=True)
+    meta.refresh_from_db()
+    assert meta.published.number == 2

@@ -105,6 +105,9 @@ class WorkflowTransition(graphene.ObjectType):
     guard = graphene.String()
     guard_message = graphene.String()
     approval = graphene.String(description="The approval chain that must approve first.")
+    check_requirements = graphene.Boolean(
+        required=True, description="Whether the stage's requirements apply to this move."
+    )
 
 
 class FormWorkflow(graphene.ObjectType):
@@ -171,6 +174,7 @@ def _transition(t: Transition) -> WorkflowTransition:
         guard=t.guard,
         guard_message=localize(t.guard_message) or None,
         approval=t.approval,
+        check_requirements=t.check_requirements,
     )
 
 

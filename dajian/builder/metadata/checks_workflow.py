@@ -31,6 +31,7 @@ from dajian.platform import calendars, recipients
 from dajian.platform.durations import Duration
 from dajian.platform.errors import ErrorDetail
 from dajian.platform.expressions import ExpressionError, compile_expression
+from dajian.platform.recipients.base import Subject
 
 Spec = Mapping[str, Any]
 
@@ -216,12 +217,25 @@ def check_workflow_semantics(raw: Spec, ctx: FormContext) -> list[ErrorDetail]:
     errors.extend(_check_initial(raw, stages))
     errors.extend(_check_transitions(raw.get("transitions", []), stages, ctx))
     errors.extend(check_recipients(workflow_recipients(raw), ctx))
+    errors.extend(_no_submitter(workflow_recipients(raw)))
     return errors
 
 
 def check_workflow_definition(raw: Any, ctx: FormContext) -> list[ErrorDetail]:
     """Shape first, then meaning (the meaning of a malformed document is not checked)."""
     return check_workflow_shape(raw) or check_workflow_semantics(raw, ctx)
+
+
+def _no_submitter(specs: Iterable[tuple[str, Spec]]) -> list[ErrorDetail]:
+    """A stage's recipients cannot name the submitter: only an approval request has one,
+    so such a spec would resolve to nobody whenever the time limit fires."""
+    errors = []
+    for path, spec in specs:
+        if spec.get("type") == Subject.SUBMITTER:
+            errors.append(error(Code.NO_SUBMITTER, f"{path}.type"))
+        elif spec.get("of") == Subject.SUBMITTER:
+            errors.append(error(Code.NO_SUBMITTER, f"{path}.of"))
+    return errors
 
 
 def _check_initial(raw: Spec, stages: Mapping[str, Spec]) -> list[ErrorDetail]:

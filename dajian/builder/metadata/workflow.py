@@ -72,7 +72,8 @@ class Stage:
 class Transition:
     """``from_stage`` may be ``*`` (any non-terminal stage). ``roles`` empty means any
     member with update access to the record; ``approval`` names a chain that must approve
-    before the move completes."""
+    before the move completes. With ``check_requirements`` false the requirements of the
+    stage being left do not apply (the guard and roles still do)."""
 
     from_stage: str
     to: str
@@ -81,6 +82,7 @@ class Transition:
     guard: str | None = None
     guard_message: Mapping[str, str] | str | None = None
     approval: str | None = None
+    check_requirements: bool = True
 
     def leaves(self, stage: str | None, stages: Mapping[str, Stage]) -> bool:
         if self.from_stage == ANY_STAGE:
@@ -126,6 +128,7 @@ class WorkflowDefinition:
                     guard=t.get("guard"),
                     guard_message=t.get("guard_message"),
                     approval=t.get("approval"),
+                    check_requirements=bool(t.get("check_requirements", True)),
                 )
                 for t in raw.get("transitions", ())
             ),

@@ -23,6 +23,7 @@ from dajian.platform.models import WorkCalendar
 MAX_EXTRA_DATES = 1000
 MAX_PERIODS = 12
 MIN_DAILY_MINUTES = 60
+NO_COUNTRY = ""  # stored for "no public holidays"; BusinessCalendar reads it as None
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SETTINGS = ("country", "weekend", "working_hours", "extra_holidays", "extra_workdays")
 _API_NAME = {
@@ -48,7 +49,11 @@ def settings_of(row: WorkCalendar | None) -> dict[str, Any]:
 
 
 def _country(value: Any) -> tuple[Any, list[ErrorDetail]]:
+    """An ISO code with a public holiday table, or ``""``: no public holidays (the
+    calendar then knows only the weekend and the extra dates)."""
     code = value.strip().upper() if isinstance(value, str) else value
+    if code == "":
+        return NO_COUNTRY, []
     if not isinstance(code, str) or code not in supported_countries():
         return value, [calendar_error(Code.UNSUPPORTED_COUNTRY, "country", country=value)]
     return code, []

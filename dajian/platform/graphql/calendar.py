@@ -11,6 +11,7 @@ import graphene
 from dajian.platform.actors import Actor
 from dajian.platform.calendars import BusinessCalendar, CalendarDay, calendar_for
 from dajian.platform.calendars import save_work_calendar as save_calendar
+from dajian.platform.calendars.editing import NO_COUNTRY
 from dajian.platform.errors import CommonErrorCode, DajianError
 from dajian.platform.graphql.base import DajianMutation, Error, current_actor, graphql_error
 from dajian.platform.i18n import current_locale
@@ -62,7 +63,9 @@ class WorkCalendarType(graphene.ObjectType):
     class Meta:
         name = "WorkCalendar"
 
-    country = graphene.String(description="Public holidays of this country (ISO code).")
+    country = graphene.String(
+        description="Public holidays of this country (ISO code); null: no public holidays."
+    )
     weekend = graphene.List(
         graphene.NonNull(graphene.Int), required=True, description="0 = Monday … 6 = Sunday."
     )
@@ -116,7 +119,7 @@ class WorkingPeriodInput(graphene.InputObjectType):
 class SaveWorkCalendarInput(graphene.InputObjectType):
     """Settings to change; an omitted one keeps its value."""
 
-    country = graphene.String()
+    country = graphene.String(description='ISO code; "" or null: no public holidays.')
     weekend = graphene.List(graphene.NonNull(graphene.Int))
     working_hours = graphene.List(graphene.NonNull(WorkingPeriodInput))
     extra_holidays = graphene.List(graphene.NonNull(graphene.String))
@@ -143,6 +146,8 @@ class SaveWorkCalendar(DajianMutation):
             name: input.get(name)
             for name in ("country", "weekend", "extra_holidays", "extra_workdays")
         }
+        if "country" in input and input["country"] is None:
+            changes["country"] = NO_COUNTRY  # an explicit null: no public holidays
         hours = input.get("working_hours")
         changes["working_hours"] = [dict(p) for p in hours] if hours is not None else None
         save_calendar(actor, changes)

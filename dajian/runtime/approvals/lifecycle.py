@@ -184,4 +184,11 @@ def finish(
         from dajian.runtime.stages.engine import complete_transition
 
         flow.flush_record()
-        complete_transition(flow.actor, flow.record, request.transition_to, request=request)
+        complete_transition(
+            flow.actor,
+            flow.record,
+            request.transition_to,
+            comment=request.transition_comment,
+            request=request,
+            reason=request.transition_reason or None,
+        )

@@ -36,10 +36,16 @@ def check_record_open(record: Record) -> None:
 
 
 def start_request(
-    actor: Actor, record: Record, chain_key: str, transition_to: str | None = None
+    actor: Actor,
+    record: Record,
+    chain_key: str,
+    transition_to: str | None = None,
+    comment: str = "",
+    reason: str | None = None,
 ) -> ApprovalRequest:
     """Submit ``record`` (locked by the caller, who checked the actor's rights) to the
-    published chain ``chain_key`` of its form, as ``actor``.
+    published chain ``chain_key`` of its form, as ``actor``. ``comment`` and ``reason``
+    are the mover's, kept for the stage entry when ``transition_to`` completes.
 
     Plans the route (conditions, approvers: ``NO_APPROVER`` when an applying step has
     nobody), snapshots the data with its hash, opens the first step's tasks and sets the
@@ -71,6 +77,8 @@ def start_request(
         chain=metadata,
         chain_version=version,
         transition_to=transition_to or None,
+        transition_comment=comment or "",
+        transition_reason=reason or "",
         status=RequestStatus.PENDING,
         submitted_by=actor.user,
         submitted_at=now,

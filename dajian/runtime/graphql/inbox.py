@@ -1,5 +1,5 @@
-"""GraphQL of the task inbox: ``myTasks`` (with ``counts``), ``decideTask`` and
-``bulkDecideTasks``. A page of tasks costs a fixed number of queries (see
+"""GraphQL of the task inbox: ``myTasks`` (with ``counts``), ``decideTask``,
+``bulkDecideTasks`` and ``completeTask``. A page of tasks costs a fixed number of queries (see
 :mod:`dajian.runtime.inbox.selectors`); the requests of the page are registered with the
 approval loader, so asking for their steps or history adds one query each per page."""
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import graphene
 from django.utils import timezone
+from graphene.types.generic import GenericScalar
 from graphql_relay import to_global_id
 
 from dajian.platform.actors import Actor
@@ -28,6 +29,7 @@ from dajian.runtime.graphql.approvals import (
     parse_id,
 )
 from dajian.runtime.inbox.bulk import bulk_decide
+from dajian.runtime.inbox.complete import complete_task
 from dajian.runtime.inbox.selectors import (
     SlaColor,
     TaskItem,
@@ -74,6 +76,12 @@ class TaskNode(graphene.ObjectType):
     completed_at = graphene.DateTime()
     decision = graphene.Field(ApprovalDecision)
     comment = graphene.String(required=True)
+    message = graphene.String(description="A to-do's message; null for other kinds.")
+    suggested_actions = graphene.List(
+        graphene.NonNull(GenericScalar),
+        required=True,
+        description='A to-do\'s suggestions, e.g. {"type": "open_record", "record": 23}.',
+    )
 
     def resolve_id(item: TaskItem, info: Any) -> str:
         return to_global_id("Task", item.task.pk)
@@ -122,6 +130,12 @@ class TaskNode(graphene.ObjectType):
 
     def resolve_comment(item: TaskItem, info: Any) -> str:
         return item.task.comment
+
+    def resolve_message(item: TaskItem, info: Any) -> str | None:
+        return localize(item.todo.message) if item.todo else None
+
+    def resolve_suggested_actions(item: TaskItem, info: Any) -> list[Any]:
+        return item.todo.suggested_actions if item.todo else []
 
 
 class TaskCountType(graphene.ObjectType):
@@ -278,6 +292,34 @@ class BulkDecideTasks(DajianMutation):
         return cls(tasks=_items(info, [r.task.pk for r in results]), errors=[])
 
 
+class CompleteTaskInput(graphene.InputObjectType):
+    task_id = graphene.ID(required=True)
+    comment = graphene.String()
+
+
+class CompleteTask(DajianMutation):
+    task = graphene.Field(TaskNode)
+
+    class Arguments:
+        input = CompleteTaskInput(required=True)
+
+    class Meta:
+        description = (
+            "Mark a to-do or verification task done. Refusals: NOT_FOUND, NOT_ASSIGNEE, "
+            "ALREADY_DECIDED, USE_DECIDE_TASK (approval tasks are decided with decideTask)."
+        )
+        permission = "the task's assignee"
+        error_type = Error
+
+    @classmethod
+    def perform(cls, root: Any, info: Any, actor: Actor, input: Any) -> CompleteTask:
+        task = complete_task(
+            actor, parse_id(input.task_id, "Task", "taskId"), input.get("comment") or ""
+        )
+        return cls(task=_items(info, [task.pk])[0], errors=[])
+
+
 class InboxMutation(graphene.ObjectType):
     decide_task = DecideTask.Field()
     bulk_decide_tasks = BulkDecideTasks.Field()
+    complete_task = CompleteTask.Field()

@@ -15,6 +15,7 @@ from dajian.runtime import selectors
 from dajian.runtime.graphql.approval_mutations import ApprovalMutation
 from dajian.runtime.graphql.approvals import ApprovalQuery
 from dajian.runtime.graphql.inbox import InboxMutation, InboxQuery
+from dajian.runtime.graphql.notifications import NotificationMutation, NotificationQuery
 from dajian.runtime.graphql.stages import AdvanceStage, StageQuery
 from dajian.runtime.graphql.types import RecordConnection, RecordType
 from dajian.runtime.services import records as record_service
@@ -29,7 +30,7 @@ def record_pk(global_id: str, field: str = "id") -> int:
         raise DajianError.single("NOT_FOUND", "Record not found.", field=field) from None
 
 
-class RuntimeQuery(StageQuery, ApprovalQuery, InboxQuery, graphene.ObjectType):
+class RuntimeQuery(StageQuery, ApprovalQuery, InboxQuery, NotificationQuery, graphene.ObjectType):
     records = graphene.Field(
         RecordConnection,
         app=graphene.String(required=True),
@@ -162,7 +163,7 @@ class DeleteRecord(DajianMutation):
         return cls(deleted_id=input.id, errors=[])
 
 
-class RuntimeMutation(ApprovalMutation, InboxMutation, graphene.ObjectType):
+class RuntimeMutation(ApprovalMutation, InboxMutation, NotificationMutation, graphene.ObjectType):
     create_record = CreateRecord.Field()
     update_record = UpdateRecord.Field()
     delete_record = DeleteRecord.Field()

@@ -3,7 +3,8 @@
 A page costs a fixed number of queries whatever its size: the tasks (one indexed
 query on ``task_inbox`` with keyset pagination, the polymorphic subclass *not*
 fetched), the approval details of the page's approval tasks, their requests (with
-chain and version), and the page's records. ``get_real_instance()`` is never called.
+chain and version), the messages of the page's to-dos, and the page's records.
+``get_real_instance()`` is never called.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from dajian.builder.metadata.loaders import chain_view
 from dajian.platform.actors import Actor
 from dajian.platform.errors import CommonErrorCode, DajianError
 from dajian.runtime.approvals.tasks import approval_task_rows, task_rows
-from dajian.runtime.models import ApprovalRequest, Record, Task, TaskStatus
+from dajian.runtime.models import (
+    ApprovalRequest,
+    Record,
+    Task,
+    TaskKind,
+    TaskStatus,
+    TodoTask,
+)
 
 DEFAULT_PAGE = 20
 # Columns of a request that a task list shows (the snapshot and documents stay behind).
@@ -75,14 +83,21 @@ class ApprovalDetails:
 
 
 @dataclass
+class TodoDetails:
+    message: dict[str, str]
+    suggested_actions: list[dict[str, Any]]
+
+
+@dataclass
 class TaskItem:
-    """One inbox row: the task, what the UI shows of its record, and for approval
-    tasks the request, step and the decisions the step allows."""
+    """One inbox row: the task, what the UI shows of its record, for approval tasks
+    the request, step and the decisions the step allows, for to-dos their message."""
 
     task: Task
     record: dict[str, Any] | None
     approval: ApprovalDetails | None
     sla_color: str
+    todo: TodoDetails | None = None
 
     @property
     def allowed_decisions(self) -> list[str]:
@@ -166,9 +181,10 @@ def my_tasks(
 
 
 def task_items(rows: Sequence[Task], now: dt.datetime) -> list[TaskItem]:
-    """Inbox rows for ``rows`` (plain ``Task`` rows): three more queries at most."""
-    approval_ids = [t.pk for t in rows if t.kind == "approval"]
+    """Inbox rows for ``rows`` (plain ``Task`` rows): four more queries at most."""
+    approval_ids = [t.pk for t in rows if t.kind == TaskKind.APPROVAL]
     details = _approval_details(approval_ids)
+    todos = _todo_details([t.pk for t in rows if t.kind == TaskKind.TODO])
     record_ids = {t.record_id for t in rows if t.record_id is not None}
     records = (
         {
@@ -186,9 +202,24 @@ def task_items(rows: Sequence[Task], now: dt.datetime) -> list[TaskItem]:
             record=dict(records[t.record_id]) if t.record_id in records else None,
             approval=details.get(t.pk),
             sla_color=sla_color(t, now),
+            todo=todos.get(t.pk),
         )
         for t in rows
     ]
+
+
+def _todo_details(task_ids: list[int]) -> dict[int, TodoDetails]:
+    if not task_ids:
+        return {}
+    rows = (
+        TodoTask.objects.non_polymorphic()
+        .filter(pk__in=task_ids)
+        .values("task_ptr_id", "message", "suggested_actions")
+    )
+    return {
+        r["task_ptr_id"]: TodoDetails(r["message"] or {}, r["suggested_actions"] or [])
+        for r in rows
+    }
 
 
 def _approval_details(task_ids: list[int]) -> dict[int, ApprovalDetails]:

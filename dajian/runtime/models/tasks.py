@@ -64,8 +64,9 @@ class Task(PolymorphicModel):
 
 
 class ApprovalTask(Task):
-    """An approver's turn on one step of a request. In a sequential step the tasks of
-    later approvers wait (``status=open`` only for the approver whose turn it is)."""
+    """An approver's turn on one step of a request. In a sequential step only the
+    approver whose turn it is has a task; the next approver's task is created when the
+    previous one approves (``position`` is the approver's place in the step's plan)."""
 
     request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="tasks")
     step_index = models.PositiveIntegerField()

@@ -63,9 +63,11 @@ def advance_stage(
     to ``to``, or the actor's role may not use it), ``REASON_REQUIRED`` (the target is
     a stage with reasons and ``reason`` is not one of their keys), ``INVALID_INPUT``
     (a reason for a stage without reasons, a comment over 2,000 characters),
-    ``GUARD_FAILED`` (the transition's guard message), and ``STAGE_LOCKED``: its first
-    error is ``STAGE_LOCKED`` and the following ones are exactly the ``missing``
-    entries that ``availableTransitions`` lists for this transition.
+    ``GUARD_FAILED`` alone (the transition's guard message) when the guard is all that
+    fails, else ``STAGE_LOCKED``: its first error is ``STAGE_LOCKED`` and the following
+    ones are exactly the ``missing`` entries that ``availableTransitions`` lists for
+    this transition (its ``GUARD_FAILED`` included). The stage's requirements are not
+    checked for a transition with ``check_requirements`` false.
 
     When the transition names an approval chain the record does not move: the request
     is started (:func:`dajian.runtime.approvals.services.start_request`) and returned;
@@ -106,19 +108,21 @@ def advance_stage(
             raise DajianError(workflow_error(Code.TRANSITION_NOT_ALLOWED, "to", message=text))
         _check_inputs(target.reasons, reason, comment, localize(target.label))
         now = timezone.now()
-        missing = missing_requirements(
-            actor, record, workflow.stage_map.get(record.stage or ""), transition, now, form=form
+        stage = (
+            workflow.stage_map.get(record.stage or "") if transition.check_requirements else None
         )
-        guards = [m for m in missing if m.code == Code.GUARD_FAILED]
-        if guards:
-            raise DajianError(guards)
+        missing = missing_requirements(actor, record, stage, transition, now, form=form)
+        if missing and all(m.code == Code.GUARD_FAILED for m in missing):
+            raise DajianError(missing)
         if missing:
             locked = workflow_error(Code.STAGE_LOCKED, "to", stage=current, count=len(missing))
             raise DajianError([locked, *missing])
         if transition.approval:
             from dajian.runtime.approvals.services import start_request
 
-            request = start_request(actor, record, transition.approval, transition_to=to)
+            request = start_request(
+                actor, record, transition.approval, transition_to=to, comment=comment, reason=reason
+            )
             return AdvanceResult(record=record, request=request)
         complete_transition(actor, record, to, comment, reason=reason, workflow=workflow)
         return AdvanceResult(record=record)
@@ -157,12 +161,16 @@ def complete_transition(
     stage ``to`` without re-checking requirements, roles or status — the approval
     engine calls this when a chain approves a transition.
 
-    Closes the open stage entry (exit time, actor, next stage), opens the entry of
-    ``to`` (with ``comment`` and ``reason``), updates the record's stage, entry time,
-    version and updated-by, cancels the old stage's timers and schedules the new
-    stage's, writes the outbox event and then the audit event ``record.stage_changed``.
+    Closes the open stage entry (exit time, mover, next stage), opens the entry of
+    ``to`` (with ``comment`` and ``reason``, entered by the mover), updates the record's
+    stage, entry time, version and updated-by, cancels the old stage's timers and
+    schedules the new stage's, writes the outbox event and then the audit event
+    ``record.stage_changed``.
     Raises ``UNKNOWN_STAGE`` if the published workflow no longer has ``to``. Returns
     the new open entry.
+
+    The mover is ``actor``, or with ``request`` its submitter: the person who asked
+    for the move (the approvers are in the request's history).
     """
     workflow = workflow or workflow_for(record.form)
     target = workflow.stage_map.get(to) if workflow is not None else None
@@ -170,8 +178,9 @@ def complete_transition(
         raise DajianError(workflow_error(Code.UNKNOWN_STAGE, "to", to=to))
     now = timezone.now()
     previous = record.stage
+    mover_id = request.submitted_by_id if request is not None else actor.user_id
     StageEntry.objects.filter(record_id=record.pk, exited_at__isnull=True).update(
-        exited_at=now, exited_by=actor.user, next_stage=to
+        exited_at=now, exited_by_id=mover_id, next_stage=to
     )
     entry = StageEntry(
         workspace_id=record.workspace_id,
@@ -179,7 +188,7 @@ def complete_transition(
         record_id=record.pk,
         stage=to,
         entered_at=now,
-        entered_by_id=actor.user_id,
+        entered_by_id=mover_id,
         exited_at=None,
         exited_by_id=None,
         next_stage=None,

@@ -14,7 +14,9 @@ class WorkflowErrorCode(StrEnum):
 
     ``STAGE_LOCKED`` is the first error of a refused move whose stage requirements are
     not met; the errors after it are exactly the ``missing`` entries (``REQUIRED``,
-    ``EVIDENCE_*``, ``CHECK_FAILED`` or a check's own code) of ``availableTransitions``.
+    ``EVIDENCE_*``, ``CHECK_FAILED`` or a check's own code, ``GUARD_FAILED``) of
+    ``availableTransitions``. ``STAGE_IN_USE`` refuses publishing a workflow version
+    without a stage that still holds records.
     """
 
     NO_WORKFLOW = "NO_WORKFLOW"
@@ -28,6 +30,7 @@ class WorkflowErrorCode(StrEnum):
     EVIDENCE_TOO_NEW = "EVIDENCE_TOO_NEW"
     EVIDENCE_TOO_OLD = "EVIDENCE_TOO_OLD"
     CHECK_FAILED = "CHECK_FAILED"
+    STAGE_IN_USE = "STAGE_IN_USE"
 
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -78,6 +81,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "「{label}」需要 {count} 个最近 {age} 内上传的{files}。",
     },
     "CHECK_FAILED": {"en": "A condition of this stage is not met.", "zh-CN": "未满足阶段条件。"},
+    "STAGE_IN_USE": {
+        "en": "Stage {stage} still holds {count} record(s); move them before removing it.",
+        "zh-CN": "阶段「{stage}」仍有 {count} 条记录，请先将其移出再删除该阶段。",
+    },
     "FILES": {"en": "file(s)", "zh-CN": "文件"},
     "IMAGES": {"en": "image(s)", "zh-CN": "图片"},
 }

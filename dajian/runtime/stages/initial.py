@@ -11,9 +11,12 @@ from django.db import connection, models
 from dajian.builder.metadata.workflow import WorkflowDefinition
 from dajian.builder.models import Form
 from dajian.platform.actors import Actor
+from dajian.platform.errors import DajianError
 from dajian.platform.sql import insert_row
 from dajian.runtime.models import Record, StageEntry, Timer
 from dajian.runtime.stages.definitions import workflow_for
+from dajian.runtime.stages.errors import WorkflowErrorCode as Code
+from dajian.runtime.stages.errors import workflow_error
 from dajian.runtime.stages.timing import (
     OVERDUE_TIMER,
     WARNING_TIMER,
@@ -162,8 +165,28 @@ def _prep(model: type[models.Model], name: str, value: Any) -> Any:
     return field.get_db_prep_save(value, connection)
 
 
+def check_removed_stages(form: Form, workflow: WorkflowDefinition) -> None:
+    """Refuse (``STAGE_IN_USE``, path ``stages``, one error per stage) a workflow that
+    lacks a stage records of ``form`` are in: they would have no way out. One query."""
+    stranded = (
+        Record.objects.filter(form_id=form.pk, stage__isnull=False)
+        .exclude(stage__in=list(workflow.stage_map))
+        .values("stage")
+        .annotate(count=models.Count("pk"))
+        .order_by("stage")
+        .values_list("stage", "count")
+    )
+    errors = [
+        workflow_error(Code.STAGE_IN_USE, "stages", stage=stage, count=count)
+        for stage, count in stranded
+    ]
+    if errors:
+        raise DajianError(errors)
+
+
 def on_workflow_published(actor: Actor, metadata: Any, version: Any) -> None:
-    """Metadata publish hook: when a form's workflow is published, records created
+    """Metadata publish hook: when a form's workflow is published, refuse it if it
+    drops a stage that records are in (:func:`check_removed_stages`); records created
     before it get its initial stage (a no-op for other kinds of metadata, and for
     records that already have a stage)."""
     from django.utils import timezone
@@ -173,4 +196,6 @@ def on_workflow_published(actor: Actor, metadata: Any, version: Any) -> None:
 
     if metadata.kind != MetadataKind.WORKFLOW or metadata.form_id is None:
         return
-    initialize_existing_records(metadata.form, workflow_view(version), timezone.now())
+    workflow = workflow_view(version)
+    check_removed_stages(metadata.form, workflow)
+    initialize_existing_records(metadata.form, workflow, timezone.now())

@@ -122,8 +122,9 @@ def _options(
                     message=_role_message(current, localize(target.label)),
                 )
             )
+        leaving = stage if transition.check_requirements else None
         missing += missing_requirements(
-            actor, record, stage, transition, now, form=form, files=files, clock=clock
+            actor, record, leaving, transition, now, form=form, files=files, clock=clock
         )
         options.append(
             TransitionOption(
