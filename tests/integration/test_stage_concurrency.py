@@ -148,7 +148,7 @@ def test_overdue_sweep_racing_record_edits_fires_each_timer_once(
             return fire_due_timers(later, batch=10)
         return [
             update_record(admin_actor, r.pk, {"pain_point": f"edit {i}"})
-            for r in records[i::editors]
+            for r in records[i - 1 :: editors]
         ]
 
     results = run_at_once(work, editors + 1)
