@@ -206,6 +206,8 @@ def ensure_tasks(db_url: str, ds: Any, log) -> None:
                         0,
                         1,
                         1,
+                        "",
+                        "",
                     )
                 )
                 tasks.append(
@@ -264,6 +266,8 @@ def ensure_tasks(db_url: str, ds: Any, log) -> None:
                 "current_step",
                 "round",
                 "version",
+                "transition_comment",
+                "transition_reason",
             ],
             requests,
         )

@@ -101,6 +101,9 @@ def publish_metadata(actor: Actor, form, kind: str, key: str, definition: dict):
     meta.draft = definition
     meta.published = version
     meta.save(update_fields=["draft", "published"])
+    if kind == "workflow":
+        type(form).objects.filter(pk=form.pk).update(workflow=version)
+        form.workflow = version
     return meta
 
 

@@ -39,6 +39,11 @@ class Form(models.Model):
     published = models.ForeignKey(
         "FormVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The published workflow version, kept on the form row so a record write reads it
+    # with the form (no extra query); set when a workflow is published.
+    workflow = models.ForeignKey(
+        "MetadataVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

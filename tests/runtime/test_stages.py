@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dajian.platform.errors import DajianError
-from dajian.platform.models import AuditEvent
+from dajian.platform.models import AuditEvent, Role
 from dajian.runtime.models import OutboxEvent, Record, RecordStatus, StageEntry, Timer
 from dajian.runtime.services.records import create_record, update_record
 from dajian.runtime.stages.definitions import workflow_for
@@ -82,12 +82,14 @@ def test_create_enters_the_initial_stage_with_history_and_timers(rep_actor, form
     ]
 
 
-def test_create_without_a_workflow_sets_no_stage_and_costs_one_lookup(admin_actor, form_factory):
+def test_create_reads_the_workflow_with_the_form_not_in_a_query_of_its_own(
+    admin_actor, form_factory
+):
     form_factory([{"key": "name", "type": "text", "label": "Name"}], key="plain")
     with CaptureQueriesContext(connection) as queries:
         record = create_record(admin_actor, "sales", "plain", {"name": "x"}).record
-    lookups = [q["sql"] for q in queries if "builder_metadata" in q["sql"]]
-    assert len(lookups) == 1
+    lookups = [q["sql"] for q in queries if 'FROM "builder_metadata' in q["sql"]]
+    assert lookups == []
     assert Record.objects.get(pk=record.pk).stage is None
     assert not StageEntry.objects.exists() and not Timer.objects.exists()
 
@@ -534,3 +536,19 @@ def test_a_version_without_a_stage_holding_records_is_refused(admin_actor, rep_a
     save_workflow(admin_actor, "sales", "deal", without, publish=True)
     meta.refresh_from_db()
     assert meta.published.number == 2
+
+
+def test_a_workflow_published_through_the_builder_is_on_the_form_row(admin_actor, form_factory):
+    from dajian.builder.services.metadata import save_workflow
+
+    form = form_factory(FIELDS, key="deal")
+    for role in ("manager", "rep"):
+        Role.objects.get_or_create(workspace=admin_actor.workspace, key=role)
+    meta = save_workflow(admin_actor, "sales", "deal", WORKFLOW, publish=True)
+
+    form.refresh_from_db()
+    assert form.workflow_id == meta.published_id
+    with CaptureQueriesContext(connection) as queries:
+        record = new_deal(admin_actor)
+    assert record.stage == "lead"
+    assert not [q for q in queries if 'FROM "builder_metadata' in q["sql"]]

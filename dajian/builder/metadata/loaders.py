@@ -38,6 +38,15 @@ def chain_view(metadata: Metadata, version: MetadataVersion) -> ChainDefinition:
     return _cached(version, lambda: ChainDefinition.parse(metadata.key, version.definition))  # type: ignore[no-any-return]
 
 
+def form_workflow(form: Form) -> WorkflowDefinition | None:
+    """The published workflow of ``form`` from its ``workflow`` column: no query when the
+    form was read with ``select_related("workflow")`` (the definition itself is read
+    only on a cache miss), none at all when the form has no workflow."""
+    if form.workflow_id is None:
+        return None
+    return workflow_view(form.workflow)  # type: ignore[arg-type]
+
+
 def published_workflow(form: Form) -> tuple[MetadataVersion, WorkflowDefinition] | None:
     """The published workflow of ``form`` (one query), or None when it has none."""
     row = (

@@ -256,6 +256,8 @@ def _publish(actor: Actor, meta: Metadata) -> tuple[MetadataVersion, dict | None
     )
     meta.published = version
     meta.save(update_fields=["published"])
+    if meta.kind == MetadataKind.WORKFLOW:
+        Form.objects.filter(pk=meta.form_id).update(workflow=version)
     publish_hooks.run_metadata_hooks(actor, meta, version)
     return version, {
         "key": meta.key,

@@ -45,8 +45,8 @@ class WriteResult:
 
 def get_form_for_write(actor: Actor, app_key: str, form_key: str) -> tuple[Form, FormDefinition]:
     forms = list(  # [:1], not first(): no ORDER BY needed for a unique key
-        Form.objects.select_related("published", "app")
-        .defer("draft", "published__definition")
+        Form.objects.select_related("published", "app", "workflow")
+        .defer("draft", "published__definition", "workflow__definition")
         .filter(workspace=actor.workspace, app__key=app_key, key=form_key)[:1]
     )
     form = forms[0] if forms else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dajian.builder.metadata.loaders import published_workflow
+from dajian.builder.metadata.loaders import form_workflow
 from dajian.builder.metadata.workflow import Stage, Transition, WorkflowDefinition
 from dajian.builder.models import Form
 from dajian.platform.actors import Actor
@@ -12,15 +12,11 @@ from dajian.platform.i18n import localize
 
 
 def workflow_for(form: Form) -> WorkflowDefinition | None:
-    """The published workflow of ``form`` (one query; the parsed view is cached per
-    immutable version), or None when the form has no stages.
-
-    Deliberately not cached per form: publishing a workflow (possibly in another
-    process) must take effect on the very next write, and nothing on the form row
-    changes when it does.
-    """
-    found = published_workflow(form)
-    return found[1] if found is not None else None
+    """The published workflow of ``form`` (the parsed view is cached per immutable
+    version), or None when the form has no stages. Publishing a workflow sets the form
+    row's ``workflow`` column, so a write that reads its form sees it at once; read with
+    ``select_related("workflow")`` this costs no query."""
+    return form_workflow(form)
 
 
 def workflow_for_request(cache: dict[str, Any], form: Form) -> WorkflowDefinition | None:
