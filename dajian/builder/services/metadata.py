@@ -256,7 +256,7 @@ def _publish(actor: Actor, meta: Metadata) -> tuple[MetadataVersion, dict | None
     )
     meta.published = version
     meta.save(update_fields=["published"])
-    if meta.kind == MetadataKind.WORKFLOW:
+    if meta.kind == MetadataKind.WORKFLOW and meta.form_id is not None:
         Form.objects.filter(pk=meta.form_id).update(workflow=version)
     publish_hooks.run_metadata_hooks(actor, meta, version)
     return version, {
