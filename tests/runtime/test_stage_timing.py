@@ -140,6 +140,19 @@ def test_warning_notifies_and_overdue_escalates_to_the_manager(rep_actor, manage
     assert Notification.objects.count() == 2 and Task.objects.count() == 1
 
 
+def test_moving_on_cancels_the_escalation_todo_of_the_overdue_stay(rep_actor, manager, form):
+    record = new_deal(rep_actor)
+    other = new_deal(rep_actor)
+    fire_due_timers(now=timezone.now() + dt.timedelta(days=10))
+    assert TodoTask.objects.filter(status="open").count() == 2
+
+    advance_stage(rep_actor, record.pk, "lost", reason="budget")
+
+    moved = TodoTask.objects.get(record_id=record.pk)
+    assert (moved.status, moved.completed_at is not None) == ("cancelled", True)
+    assert TodoTask.objects.get(record_id=other.pk).status == "open"
+
+
 def test_leaving_the_stage_cancels_its_timers(rep_actor, form):
     record = new_deal(rep_actor)
     advance_stage(rep_actor, record.pk, "lost", reason="budget")

@@ -21,7 +21,7 @@ from dajian.platform.i18n import localize
 from dajian.platform.permissions import Action
 from dajian.platform.sql import insert_row
 from dajian.runtime.errors import RecordErrorCode, message
-from dajian.runtime.models import Record, RecordStatus, StageEntry
+from dajian.runtime.models import Record, RecordStatus, StageEntry, Task, TaskStatus, TodoTask
 from dajian.runtime.services.records import emit_event, locked_record
 from dajian.runtime.stages.definitions import role_allows, stage_label, workflow_for
 from dajian.runtime.stages.errors import WorkflowErrorCode as Code
@@ -182,6 +182,7 @@ def complete_transition(
     StageEntry.objects.filter(record_id=record.pk, exited_at__isnull=True).update(
         exited_at=now, exited_by_id=mover_id, next_stage=to
     )
+    _cancel_escalation_todos(record.pk, now)
     entry = StageEntry(
         workspace_id=record.workspace_id,
         form_id=record.form_id,
@@ -214,3 +215,11 @@ def complete_transition(
         diff["stage_reason"] = [None, reason]
     record_event(actor, "record.stage_changed", "Record", str(record.pk), diff)
     return entry
+
+
+def _cancel_escalation_todos(record_id: int, now: Any) -> None:
+    """An overdue stay's escalation to-dos are moot once the record moves on."""
+    moot = TodoTask.objects.filter(
+        record_id=record_id, status=TaskStatus.OPEN, source__startswith="stage."
+    ).values("pk")
+    Task.objects.filter(pk__in=moot).update(status=TaskStatus.CANCELLED, completed_at=now)
