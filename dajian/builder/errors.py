@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Any
 
-from dajian.platform.i18n import localize
+from dajian.platform.i18n import format_message
 
 
 class FormErrorCode(StrEnum):
@@ -179,9 +179,4 @@ METADATA_MESSAGES: dict[str, dict[str, str]] = {
 
 def metadata_message(key: str, /, **params: Any) -> str:
     """The caller's-language text of ``key`` (a code, or ``CODE:variant``), formatted."""
-    template = METADATA_MESSAGES.get(key)
-    text = localize(template) if template else key.split(":")[0]
-    try:
-        return text.format(**params)
-    except (KeyError, IndexError, ValueError):
-        return text
+    return format_message(METADATA_MESSAGES, key, key.split(":")[0], **params)

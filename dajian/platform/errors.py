@@ -28,6 +28,11 @@ class ErrorDetail:
     field: str | None = None
     path: str | None = None
 
+    @classmethod
+    def at(cls, path: str, code: str, message: str) -> ErrorDetail:
+        """An error at the dotted ``path``; its ``field`` is the path's first key."""
+        return cls(code=str(code), message=message, field=path.split(".")[0], path=path)
+
     def as_dict(self) -> dict[str, str | None]:
         return {"field": self.field, "path": self.path, "code": self.code, "message": self.message}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils import translation
@@ -31,3 +32,17 @@ def localize(text: Any, locale: str | None = None) -> str:
             if isinstance(value, str):
                 return value
     return str(text)
+
+
+def format_message(
+    messages: Mapping[str, Any], code: str, default: str | None = None, **params: Any
+) -> str:
+    """The caller's-language text of ``code`` in a ``{code: {locale: text}}`` table
+    (``default``, else the code, when missing), formatted with ``params``; a template
+    whose placeholders the params do not fill is returned unformatted."""
+    template = messages.get(code)
+    text = localize(template) if template else (default or code)
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return text

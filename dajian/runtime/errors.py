@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from dajian.platform.i18n import current_locale, localize
+from dajian.platform.i18n import current_locale, format_message
 
 
 class RecordErrorCode(StrEnum):
@@ -101,9 +101,4 @@ def value_message(code: str, english: str) -> str:
 
 def message(code: str, default: str | None = None, **params: Any) -> str:
     """The localised default message of ``code`` (or ``default``), formatted."""
-    template = MESSAGES.get(code)
-    text = localize(template) if template else (default or code)
-    try:
-        return text.format(**params)
-    except (KeyError, IndexError, ValueError):
-        return text
+    return format_message(MESSAGES, code, default, **params)

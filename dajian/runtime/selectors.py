@@ -3,8 +3,6 @@ with hidden fields removed and rollups computed in the same SQL query."""
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +19,7 @@ from dajian.platform.actors import Actor
 from dajian.platform.errors import DajianError, ErrorDetail, not_found
 from dajian.platform.permissions import Action, FormPolicy, RowScope
 from dajian.runtime.models import Record
+from dajian.runtime.paging import decode_cursor, encode_cursor
 from dajian.runtime.policies import definition_of, policy_for
 from dajian.runtime.services.records import get_form_for_write
 
@@ -150,20 +149,6 @@ def view_after_write(actor: Actor, record: Record, form: Form) -> RecordView | N
         return None
 
 
-def _encode_cursor(values: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> list[Any]:
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError):
-        values = None
-    if not isinstance(values, list) or not values:
-        raise DajianError.single("INVALID_CURSOR", "The cursor is not valid.", field="after")
-    return values
-
-
 def _order(definition: FormDefinition, policy: FormPolicy, order_by: Sequence[str] | None):  # type: ignore[no-untyped-def]
     """``(order expressions, keyset columns or None)``; keyset only for system sorts."""
     names = list(order_by or ["-created_at"])
@@ -250,7 +235,7 @@ def list_records(
     base = qs
     offset = 0
     if after:
-        values = _decode_cursor(after)
+        values = decode_cursor(after)
         if keyset is None:
             if not (len(values) == 1 and isinstance(values[0], int) and values[0] >= 0):
                 raise DajianError.single(
@@ -272,8 +257,8 @@ def list_records(
 
     def cursor_of(index: int, row: Record) -> str:
         if keyset is None:
-            return _encode_cursor([offset + index + 1])
-        return _encode_cursor([getattr(row, column) for column, _ in keyset])
+            return encode_cursor([offset + index + 1])
+        return encode_cursor([getattr(row, column) for column, _ in keyset])
 
     cursors = [cursor_of(i, row) for i, row in enumerate(rows)]
     return RecordPage(

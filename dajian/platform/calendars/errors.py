@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Any
 
 from dajian.platform.errors import ErrorDetail
-from dajian.platform.i18n import localize
+from dajian.platform.i18n import format_message
 
 
 class CalendarErrorCode(StrEnum):
@@ -68,5 +68,4 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def calendar_error(code: CalendarErrorCode, path: str, **params: Any) -> ErrorDetail:
     """An error on the input key ``path`` starts with (``workingHours.1.end``)."""
-    text = localize(MESSAGES[code]).format(**params)
-    return ErrorDetail(code=str(code), message=text, field=path.split(".")[0], path=path)
+    return ErrorDetail.at(path, code, format_message(MESSAGES, code, **params))

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dajian.platform.errors import ErrorDetail
-from dajian.platform.i18n import localize
+from dajian.platform.i18n import format_message
 
 if TYPE_CHECKING:
     from dajian.platform.recipients.lookup import Lookup
@@ -74,8 +74,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def recipient_error(code: RecipientErrorCode, path: str, **params: Any) -> ErrorDetail:
     """An error at ``path`` (``steps.0.approvers.1.role``); ``field`` is its first key."""
-    text = localize(MESSAGES[code]).format(**params)
-    return ErrorDetail(code=str(code), message=text, field=path.split(".")[0], path=path)
+    return ErrorDetail.at(path, code, format_message(MESSAGES, code, **params))
 
 
 class Subject(StrEnum):

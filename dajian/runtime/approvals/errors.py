@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from dajian.platform.errors import DajianError
-from dajian.platform.i18n import localize
+from dajian.platform.i18n import format_message
 
 
 class ApprovalErrorCode(StrEnum):
@@ -82,12 +82,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def message(code: str, **params: Any) -> str:
     """The localised default message of ``code``, formatted with ``params``."""
-    template = MESSAGES.get(code)
-    text = localize(template) if template else code
-    try:
-        return text.format(**params)
-    except (KeyError, IndexError, ValueError):
-        return text
+    return format_message(MESSAGES, code, **params)
 
 
 def approval_error(

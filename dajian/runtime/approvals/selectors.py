@@ -5,21 +5,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 
 from dajian.platform.actors import Actor
 from dajian.platform.errors import not_found
 from dajian.platform.permissions import Action
 from dajian.runtime.approvals.tasks import approval_task_rows
-from dajian.runtime.inbox.selectors import (
-    REQUEST_DEFERRED,
-    decode_cursor,
-    encode_cursor,
-    page_size,
-)
+from dajian.runtime.inbox.selectors import REQUEST_DEFERRED
 from dajian.runtime.models import ApprovalEvent, ApprovalRequest, ApprovalTask, Record
+from dajian.runtime.paging import Page, newest_first
 
 USER_DEFERRED = ("assignee__password", "assignee__last_login")
 
@@ -50,46 +45,17 @@ def can_see(actor: Actor, request: ApprovalRequest) -> bool:
     )
 
 
-@dataclass
-class RequestPage:
-    items: list[ApprovalRequest]
-    cursors: list[str]
-    has_next: bool
-    has_previous: bool
-    start_cursor: str | None = None
-    end_cursor: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
-
-
 def my_requests(
     actor: Actor, status: str | None = None, first: int | None = None, after: str | None = None
-) -> RequestPage:
+) -> Page[ApprovalRequest]:
     """Requests the actor submitted, newest first (index ``approvalrequest_submitter``)."""
-    limit = page_size(first)
     qs = ApprovalRequest.objects.filter(
         workspace_id=actor.workspace.pk, submitted_by_id=actor.user_id
     )
     if status:
         qs = qs.filter(status=status)
-    if after:
-        at, pk = decode_cursor(after)
-        qs = qs.filter(Q(submitted_at__lt=at) | Q(submitted_at=at, id__lt=pk))
-    rows = list(
-        qs.select_related("chain", "chain_version", "submitted_by")
-        .defer(*REQUEST_DEFERRED)
-        .order_by("-submitted_at", "-id")[: limit + 1]
-    )
-    has_next = len(rows) > limit
-    rows = rows[:limit]
-    cursors = [encode_cursor(r.submitted_at, r.pk) for r in rows]
-    return RequestPage(
-        items=rows,
-        cursors=cursors,
-        has_next=has_next,
-        has_previous=bool(after),
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
-    )
+    qs = qs.select_related("chain", "chain_version", "submitted_by").defer(*REQUEST_DEFERRED)
+    return newest_first(qs, "submitted_at", first, after)
 
 
 def latest_requests(record_ids: Iterable[int]) -> dict[int, ApprovalRequest]:

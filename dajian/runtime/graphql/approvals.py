@@ -25,6 +25,7 @@ from dajian.platform.graphql.base import current_actor, graphql_error
 from dajian.platform.i18n import localize
 from dajian.runtime.approvals import selectors
 from dajian.runtime.approvals.flow import PLAN_EVENTS
+from dajian.runtime.graphql.paging import PageInfo, page_info
 from dajian.runtime.inbox.selectors import request_chain
 from dajian.runtime.models import (
     ApprovalEvent,
@@ -321,22 +322,6 @@ class RecordApprovalFields(graphene.ObjectType):
         return loader(info).for_record_page(view, everything=True)
 
 
-class InboxPageInfo(graphene.ObjectType):
-    has_next_page = graphene.Boolean(required=True)
-    has_previous_page = graphene.Boolean(required=True)
-    start_cursor = graphene.String()
-    end_cursor = graphene.String()
-
-
-def page_info(page: Any) -> InboxPageInfo:
-    return InboxPageInfo(
-        has_next_page=page.has_next,
-        has_previous_page=page.has_previous,
-        start_cursor=page.start_cursor,
-        end_cursor=page.end_cursor,
-    )
-
-
 class ApprovalRequestEdge(graphene.ObjectType):
     cursor = graphene.String(required=True)
     node = graphene.Field(ApprovalRequestType, required=True)
@@ -344,7 +329,7 @@ class ApprovalRequestEdge(graphene.ObjectType):
 
 class ApprovalRequestConnection(graphene.ObjectType):
     edges = graphene.List(graphene.NonNull(ApprovalRequestEdge), required=True)
-    page_info = graphene.Field(InboxPageInfo, required=True)
+    page_info = graphene.Field(PageInfo, required=True)
 
     def resolve_edges(page: Any, info: Any) -> list[ApprovalRequestEdge]:
         return [
@@ -352,7 +337,7 @@ class ApprovalRequestConnection(graphene.ObjectType):
             for c, r in zip(page.cursors, page.items, strict=True)
         ]
 
-    def resolve_page_info(page: Any, info: Any) -> InboxPageInfo:
+    def resolve_page_info(page: Any, info: Any) -> PageInfo:
         return page_info(page)
 
 

@@ -21,13 +21,12 @@ from dajian.runtime.approvals.tasks import task_rows
 from dajian.runtime.graphql.approvals import (
     ApprovalDecision,
     ApprovalRequestType,
-    InboxPageInfo,
     TaskRecord,
     TaskStatusEnum,
     loader,
-    page_info,
     parse_id,
 )
+from dajian.runtime.graphql.paging import PageInfo, page_info
 from dajian.runtime.inbox.bulk import bulk_decide
 from dajian.runtime.inbox.complete import complete_task
 from dajian.runtime.inbox.selectors import (
@@ -154,7 +153,7 @@ class TaskEdge(graphene.ObjectType):
 
 class TaskConnection(graphene.ObjectType):
     edges = graphene.List(graphene.NonNull(TaskEdge), required=True)
-    page_info = graphene.Field(InboxPageInfo, required=True)
+    page_info = graphene.Field(PageInfo, required=True)
     counts = graphene.List(
         graphene.NonNull(TaskCountType),
         required=True,
@@ -164,11 +163,11 @@ class TaskConnection(graphene.ObjectType):
     def resolve_edges(page: Any, info: Any) -> list[TaskEdge]:
         return [TaskEdge(cursor=c, node=i) for c, i in zip(page.cursors, page.items, strict=True)]
 
-    def resolve_page_info(page: Any, info: Any) -> InboxPageInfo:
+    def resolve_page_info(page: Any, info: Any) -> PageInfo:
         return page_info(page)
 
     def resolve_counts(page: Any, info: Any) -> list[Any]:
-        return task_counts(page.actor)
+        return task_counts(page.extra["actor"])
 
 
 def _register(info: Any, items: list[TaskItem]) -> list[TaskItem]:

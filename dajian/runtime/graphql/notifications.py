@@ -14,7 +14,8 @@ from dajian.platform.actors import Actor
 from dajian.platform.errors import DajianError
 from dajian.platform.graphql.base import DajianMutation, Error, current_actor, graphql_error
 from dajian.platform.i18n import localize
-from dajian.runtime.graphql.approvals import InboxPageInfo, TaskRecord, page_info, parse_id
+from dajian.runtime.graphql.approvals import TaskRecord, parse_id
+from dajian.runtime.graphql.paging import PageInfo, page_info
 from dajian.runtime.notifications import mark_read
 from dajian.runtime.notifications_selectors import (
     NotificationItem,
@@ -66,7 +67,7 @@ class NotificationEdge(graphene.ObjectType):
 
 class NotificationConnection(graphene.ObjectType):
     edges = graphene.List(graphene.NonNull(NotificationEdge), required=True)
-    page_info = graphene.Field(InboxPageInfo, required=True)
+    page_info = graphene.Field(PageInfo, required=True)
 
     def resolve_edges(page: Any, info: Any) -> list[NotificationEdge]:
         return [
@@ -74,7 +75,7 @@ class NotificationConnection(graphene.ObjectType):
             for c, i in zip(page.cursors, page.items, strict=True)
         ]
 
-    def resolve_page_info(page: Any, info: Any) -> InboxPageInfo:
+    def resolve_page_info(page: Any, info: Any) -> PageInfo:
         return page_info(page)
 
 

@@ -10,6 +10,7 @@ from graphql_relay import to_global_id
 
 from dajian.platform.models import AuditEvent
 from dajian.runtime.graphql.approvals import RecordApprovalFields
+from dajian.runtime.graphql.paging import PageInfo, page_info
 from dajian.runtime.graphql.stages import RecordStageFields
 from dajian.runtime.selectors import RecordView
 
@@ -131,16 +132,6 @@ def _history_for_page(info: Any, view: RecordView) -> dict[str, list[AuditEvent]
     return cache
 
 
-class PageInfo(graphene.ObjectType):
-    class Meta:
-        name = "RecordPageInfo"
-
-    has_next_page = graphene.Boolean(required=True)
-    has_previous_page = graphene.Boolean(required=True)
-    start_cursor = graphene.String()
-    end_cursor = graphene.String()
-
-
 class RecordEdge(graphene.ObjectType):
     cursor = graphene.String(required=True)
     node = graphene.Field(RecordType, required=True)
@@ -157,12 +148,7 @@ class RecordConnection(graphene.ObjectType):
         return [RecordEdge(cursor=c, node=v) for c, v in zip(page.cursors, page.items, strict=True)]
 
     def resolve_page_info(page: Any, info: Any) -> PageInfo:
-        return PageInfo(
-            has_next_page=page.has_next,
-            has_previous_page=page.has_previous,
-            start_cursor=page.start_cursor,
-            end_cursor=page.end_cursor,
-        )
+        return page_info(page)
 
     def resolve_total_count(page: Any, info: Any) -> int:
         return int(page.queryset.count())

@@ -9,22 +9,17 @@ chain and version), the messages of the page's to-dos, and the page's records.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from dajian.builder.metadata.approval_chain import ChainDefinition, Decision, Step
 from dajian.builder.metadata.loaders import chain_view
 from dajian.platform.actors import Actor
-from dajian.platform.errors import CommonErrorCode, DajianError
 from dajian.runtime.approvals.tasks import approval_task_rows, task_rows
 from dajian.runtime.models import (
     ApprovalRequest,
@@ -34,8 +29,8 @@ from dajian.runtime.models import (
     TaskStatus,
     TodoTask,
 )
+from dajian.runtime.paging import Page, newest_first
 
-DEFAULT_PAGE = 20
 # Columns of a request that a task list shows (the snapshot and documents stay behind).
 REQUEST_DEFERRED = (
     "snapshot",
@@ -106,46 +101,6 @@ class TaskItem:
         return [d.value for d in Decision if d in self.approval.step.decisions]
 
 
-@dataclass
-class TaskPage:
-    items: list[TaskItem]
-    cursors: list[str]
-    has_next: bool
-    has_previous: bool
-    start_cursor: str | None
-    end_cursor: str | None
-    actor: Actor = field(repr=False)
-
-
-def encode_cursor(at: dt.datetime, pk: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([at.isoformat(), pk]).encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
-    try:
-        at_text, pk = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        at = parse_datetime(at_text)
-        if at is None or not isinstance(pk, int):
-            raise ValueError(cursor)
-    except (ValueError, TypeError):
-        raise DajianError.single(
-            "INVALID_CURSOR", "The cursor is not valid.", field="after"
-        ) from None
-    return at, pk
-
-
-def page_size(first: int | None) -> int:
-    limit = DEFAULT_PAGE if first is None else first
-    max_page = settings.DAJIAN["MAX_PAGE_SIZE"]
-    if not 0 < limit <= max_page:
-        raise DajianError.single(
-            CommonErrorCode.LIMIT_EXCEEDED,
-            f"first must be between 1 and {max_page}.",
-            field="first",
-        )
-    return limit
-
-
 def my_tasks(
     actor: Actor,
     status: str = TaskStatus.OPEN,
@@ -153,31 +108,29 @@ def my_tasks(
     first: int | None = None,
     after: str | None = None,
     now: dt.datetime | None = None,
-) -> TaskPage:
-    """The actor's tasks with ``status`` (and ``kind``), newest first."""
-    limit = page_size(first)
+) -> Page[TaskItem]:
+    """The actor's tasks with ``status`` (and ``kind``), newest first; ``page.extra``
+    holds the actor for the counts."""
     qs = task_rows().filter(
         workspace_id=actor.workspace.pk, assignee_id=actor.user_id, status=status
     )
     if kind:
         qs = qs.filter(kind=kind)
-    if after:
-        at, pk = decode_cursor(after)
-        qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=pk))
-    rows = list(qs.order_by("-created_at", "-id")[: limit + 1])
-    has_next = len(rows) > limit
-    rows = rows[:limit]
-    items = task_items(rows, now or timezone.now())
-    cursors = [encode_cursor(t.created_at, t.pk) for t in rows]
-    return TaskPage(
-        items=items,
-        cursors=cursors,
-        has_next=has_next,
-        has_previous=bool(after),
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
-        actor=actor,
+    page = newest_first(qs, "created_at", first, after)
+    items = task_items(page.items, now or timezone.now())
+    return Page(items, page.cursors, page.has_next, page.has_previous, extra={"actor": actor})
+
+
+def record_summaries(record_ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
+    """``{id: {id, stage, status, form__key, form__app__key}}`` of records a list shows
+    beside its rows (one query; none for no ids)."""
+    ids = {pk for pk in record_ids if pk is not None}
+    if not ids:
+        return {}
+    rows = Record.objects.filter(pk__in=ids).values(
+        "id", "stage", "status", "form__key", "form__app__key"
     )
+    return {r["id"]: dict(r) for r in rows}
 
 
 def task_items(rows: Sequence[Task], now: dt.datetime) -> list[TaskItem]:
@@ -185,17 +138,7 @@ def task_items(rows: Sequence[Task], now: dt.datetime) -> list[TaskItem]:
     approval_ids = [t.pk for t in rows if t.kind == TaskKind.APPROVAL]
     details = _approval_details(approval_ids)
     todos = _todo_details([t.pk for t in rows if t.kind == TaskKind.TODO])
-    record_ids = {t.record_id for t in rows if t.record_id is not None}
-    records = (
-        {
-            r["id"]: r
-            for r in Record.objects.filter(pk__in=record_ids).values(
-                "id", "stage", "status", "form__key", "form__app__key"
-            )
-        }
-        if record_ids
-        else {}
-    )
+    records = record_summaries(t.record_id for t in rows)
     return [
         TaskItem(
             task=t,
