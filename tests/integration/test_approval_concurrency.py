@@ -8,7 +8,6 @@ import datetime as dt
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -30,46 +29,11 @@ from dajian.runtime.models import (
 from dajian.runtime.services.records import create_record
 from dajian.runtime.timers import fire_due_timers
 from tests.factories import build_chain, make_actor, make_user
+from tests.integration.threads import outcome, run_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FIELDS = [{"key": "title", "type": "text", "label": "Title"}]
-
-
-def run_at_once(work: Callable[[int], Any], threads: int) -> list[Any]:
-    """``work(i)`` in ``threads`` real threads released together; each result or the
-    ``DajianError`` it raised."""
-    barrier = threading.Barrier(threads)
-    results: list[Any] = [None] * threads
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except DajianError as exc:
-            results[i] = exc
-        except Exception as exc:  # noqa: BLE001 - reported as a violation by the test
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    pool = [threading.Thread(target=target, args=(i,)) for i in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    return results
-
-
-def outcome(results: list[Any]) -> Counter[str]:
-    return Counter(
-        r.errors[0].code
-        if isinstance(r, DajianError)
-        else type(r).__name__
-        if isinstance(r, Exception)
-        else "ok"
-        for r in results
-    )
 
 
 @pytest.fixture

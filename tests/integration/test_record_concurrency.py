@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-from collections.abc import Callable
-from typing import Any
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from dajian.platform.audit import verify_chain
-from dajian.platform.errors import DajianError
 from dajian.runtime.models import Record
 from dajian.runtime.services.records import create_record, update_record
+from tests.integration.threads import outcome, run_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 6
@@ -29,36 +24,9 @@ CUSTOMER = [
 DUPLICATES = [{"key": "name_city", "fields": ["name", "city"], "action": "block"}]
 
 
-def run_at_once(work: Callable[[int], Any], threads: int = THREADS) -> list[Any]:
-    """Run ``work(i)`` in ``threads`` real threads released together; returns each
-    result or the ``DajianError`` it raised."""
-    barrier = threading.Barrier(threads)
-    results: list[Any] = [None] * threads
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except DajianError as exc:
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    pool = [threading.Thread(target=target, args=(i,)) for i in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    return results
-
-
 @pytest.fixture
 def form(form_factory):
     return form_factory(CUSTOMER, duplicates=DUPLICATES)
-
-
-def outcome(results: list[Any]) -> Counter:
-    return Counter(r.errors[0].code if isinstance(r, DajianError) else "ok" for r in results)
 
 
 def test_unique_value_exactly_one_wins(admin_actor, form):

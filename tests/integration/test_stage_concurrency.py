@@ -5,13 +5,10 @@ with the same expected version, one wins; and the set-based SQL of the engine
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from dajian.platform.audit import verify_chain
@@ -24,37 +21,11 @@ from dajian.runtime.stages.history import stage_stats
 from dajian.runtime.stages.initial import initialize_existing_records
 from dajian.runtime.timers import fire_due_timers
 from tests.factories import build_workflow, make_actor
+from tests.integration.threads import outcome, run_at_once
 from tests.runtime.stage_helpers import FIELDS, WORKFLOW, build_pipeline
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROUNDS = 25
-
-
-def run_at_once(work: Callable[[int], Any], threads: int) -> list[Any]:
-    """``work(i)`` in ``threads`` real threads released together; each result or the
-    ``DajianError`` it raised."""
-    barrier = threading.Barrier(threads)
-    results: list[Any] = [None] * threads
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except DajianError as exc:
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    pool = [threading.Thread(target=target, args=(i,)) for i in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    return results
-
-
-def outcome(results: list[Any]) -> Counter:
-    return Counter(r.errors[0].code if isinstance(r, DajianError) else "ok" for r in results)
 
 
 def test_two_moves_with_the_same_expected_version_one_wins(admin_actor, form_factory, workspace):
