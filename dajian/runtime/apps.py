@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.core import checks
 
 
 class RuntimeConfig(AppConfig):
@@ -21,5 +20,5 @@ class RuntimeConfig(AppConfig):
 
         publish_hooks.register(ensure_record_indexes)
         publish_hooks.register_metadata_hook(on_workflow_published)
-        checks.register(timers.check_timer_actions)
+        timers.register_checks()
         demo_hooks.register(install_demo_app)

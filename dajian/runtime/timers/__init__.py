@@ -15,16 +15,18 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from django.core import checks
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
+from dajian.platform.registry import Registry
 from dajian.runtime.models import Timer
 
 logger = logging.getLogger(__name__)
 TimerAction = Callable[[Timer, dt.datetime], str]
-_actions: dict[str, TimerAction] = {}
-_conflicts: list[str] = []
+_registry: Registry[TimerAction] = Registry("timer kind")
+_conflicts = _registry.conflicts
+check_timer_actions = _registry.check
+register_checks = _registry.register_checks
 LOCK_TIMEOUT_MS = 200  # an action never waits longer than this for a lock
 BATCH_SECONDS = 0.2  # a batch commits after this long, releasing what it holds
 
@@ -33,22 +35,9 @@ def timer_action(kind: str) -> Callable[[TimerAction], TimerAction]:
     """Decorator: the function that applies timers of ``kind``; returns a short result."""
 
     def register(func: TimerAction) -> TimerAction:
-        if kind in _actions and _actions[kind] is not func:
-            _conflicts.append(
-                f"timer kind {kind!r} registered by {_actions[kind].__module__} "
-                f"and {func.__module__}"
-            )
-        else:
-            _actions[kind] = func
-        return func
+        return _registry.add(kind, func, func.__module__)
 
     return register
-
-
-def check_timer_actions(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    return [
-        checks.Error(c, hint="Register each timer kind once.", id="dajian.E001") for c in _conflicts
-    ]
 
 
 def schedule_timer(
@@ -141,7 +130,7 @@ def _fire_batch(now: dt.datetime, batch: int) -> tuple[int, int]:
 
 def _apply(timer: Timer, now: dt.datetime) -> str | None:
     """The action's result, an ``error: …`` text, or None to retry on the next run."""
-    action = _actions.get(timer.kind)
+    action = _registry.get(timer.kind)
     if action is None:
         logger.error("no action registered for timer kind %s", timer.kind)
         return "error: unknown kind"
