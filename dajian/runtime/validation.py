@@ -156,18 +156,47 @@ def _unpack(item: Any) -> tuple[str | None, str, str]:
 
 def build_activation(ctx: WriteContext, data: Mapping[str, Any]) -> dict[str, Any]:
     """Typed CEL variables: every field (null when empty), ``record``, ``user``, ``now``."""
+    return _activation(ctx.actor, ctx.definition, ctx.record_system, ctx.now, data)
+
+
+def record_system_values(record: Any) -> dict[str, Any]:
+    """The ``record`` variable of CEL for a stored (or about to be stored) record."""
+    return {
+        "id": record.pk or 0,
+        "stage": record.stage,
+        "status": record.status,
+        "owner": record.owner_id,
+        "created_at": record.created_at,
+        "version": record.version,
+    }
+
+
+def record_activation(
+    actor: Actor, definition: FormDefinition, record: Any, now: datetime
+) -> dict[str, Any]:
+    """The CEL variables of a stored record, exactly as its validation sees them: what
+    stage requirements, guards and approval step conditions evaluate."""
+    return _activation(actor, definition, record_system_values(record), now, record.data)
+
+
+def _activation(
+    actor: Actor,
+    definition: FormDefinition,
+    system: Mapping[str, Any],
+    now: datetime,
+    data: Mapping[str, Any],
+) -> dict[str, Any]:
     activation: dict[str, Any] = {}
-    for key, field_type in ctx.definition.field_types.items():
+    for key, field_type in definition.field_types.items():
         value = data.get(key)
         activation[key] = None if value is None else field_type.to_cel(value)
-    actor = ctx.actor
-    activation["record"] = {k: v for k, v in ctx.record_system.items() if v is not None}
+    activation["record"] = {k: v for k, v in system.items() if v is not None}
     activation["user"] = {
         "id": actor.user_id or 0,
         "roles": sorted(actor.roles),
         "is_admin": actor.is_admin,
     }
-    activation["now"] = ctx.now
+    activation["now"] = now
     return activation
 
 

@@ -26,12 +26,11 @@ from dajian.builder.models import Form
 from dajian.platform.actors import Actor
 from dajian.platform.errors import DajianError, ErrorDetail
 from dajian.platform.expressions import ExpressionError, compile_expression
-from dajian.platform.permissions import FULL_POLICY
 from dajian.platform.recipients import RecipientContext, resolve_recipients
 from dajian.runtime.approvals.errors import ApprovalErrorCode, message
 from dajian.runtime.models import Record
 from dajian.runtime.policies import definition_of
-from dajian.runtime.validation import WriteContext, build_activation
+from dajian.runtime.validation import record_activation
 
 # Decisions that count towards completing a step.
 PASSING = frozenset({Decision.APPROVE.value, Decision.APPEAL.value, Decision.CONFIRM.value})
@@ -67,22 +66,7 @@ def condition_activation(
     ``now`` — exactly what record validation evaluates rules with."""
     definition = definition_of(form)
     assert definition is not None, "records exist only on published forms"
-    ctx = WriteContext(
-        actor=actor,
-        definition=definition,
-        policy=FULL_POLICY,
-        now=now,
-        app_id=form.app_id,
-        record_system={
-            "id": record.pk,
-            "stage": record.stage,
-            "status": record.status,
-            "owner": record.owner_id,
-            "created_at": record.created_at,
-            "version": record.version,
-        },
-    )
-    return build_activation(ctx, record.data)
+    return record_activation(actor, definition, record, now)
 
 
 def step_applies(step: Step, activation: Mapping[str, Any]) -> bool:

@@ -29,7 +29,7 @@ from dajian.runtime.models import OutboxEvent, Record, RecordDedupeKey
 from dajian.runtime.policies import definition_of, policy_for
 from dajian.runtime.services.indexes import index_name
 from dajian.runtime.stages.initial import enter_initial_stage, stage_before_insert
-from dajian.runtime.validation import WriteContext, validate_record
+from dajian.runtime.validation import WriteContext, record_system_values, validate_record
 
 logger = logging.getLogger(__name__)
 POSSIBLE_DUPLICATE = "possible_duplicate"
@@ -58,17 +58,6 @@ def get_form_for_write(actor: Actor, app_key: str, form_key: str) -> tuple[Form,
             RecordErrorCode.FORM_NOT_PUBLISHED, message(RecordErrorCode.FORM_NOT_PUBLISHED)
         )
     return form, definition
-
-
-def _system_values(record: Record) -> dict[str, Any]:
-    return {
-        "id": record.pk or 0,
-        "stage": record.stage,
-        "status": record.status,
-        "owner": record.owner_id,
-        "created_at": record.created_at,
-        "version": record.version,
-    }
 
 
 def create_record(
@@ -131,7 +120,7 @@ def _create(actor, form, definition, policy, data, idempotency_key) -> WriteResu
         policy=policy,
         now=now,
         app_id=form.app_id,
-        record_system=_system_values(record),
+        record_system=record_system_values(record),
     )
     validated = validate_record(ctx, data)
     for key, field_type in definition.field_types.items():
@@ -296,7 +285,7 @@ def update_record(
                 now=now,
                 app_id=form.app_id,
                 existing_data=record.data,
-                record_system=_system_values(record),
+                record_system=record_system_values(record),
             )
             validated = validate_record(ctx, data)
             keys = dedupe_keys(definition, validated.data)

@@ -9,7 +9,6 @@ upload times only (``Attachment.uploaded_at``), measured against the server's ``
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,18 +17,18 @@ from dajian.builder.definitions import FormDefinition
 from dajian.builder.metadata.workflow import EvidenceRequirement, Stage, Transition
 from dajian.builder.models import Form
 from dajian.platform.actors import Actor
+from dajian.platform.calendars import time_zone_of
 from dajian.platform.durations import Duration
 from dajian.platform.errors import ErrorDetail
 from dajian.platform.expressions import ExpressionError, compile_expression
 from dajian.platform.i18n import localize
-from dajian.platform.models import Attachment, Workspace
+from dajian.platform.models import Attachment
 from dajian.runtime.models import Record
-from dajian.runtime.policies import definition_of, policy_for
-from dajian.runtime.services.records import _system_values
+from dajian.runtime.policies import definition_of
 from dajian.runtime.stages.errors import WorkflowErrorCode as Code
 from dajian.runtime.stages.errors import workflow_error, workflow_message
 from dajian.runtime.stages.timing import WorkTime, describe_duration
-from dajian.runtime.validation import WriteContext, build_activation
+from dajian.runtime.validation import record_activation
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ def missing_requirements(
     checks = stage.checks if stage is not None else ()
     guard = transition.guard if transition is not None else None
     if (checks or guard) and definition is not None:
-        activation = _activation(actor, record, form, definition, now)
+        activation = record_activation(actor, definition, record, now)
         for check in checks:
             if not _holds(check.expression, activation):
                 text = localize(check.message) or workflow_message(Code.CHECK_FAILED)
@@ -174,35 +173,16 @@ def _evidence_problem(
     elif len(fresh) >= need and requirement.min_age is not None:
         code = Code.EVIDENCE_TOO_NEW
         params["age"] = describe_duration(requirement.min_age)
-        params["ready_at"] = _local(ready_times[need - 1], clock.workspace)
+        params["ready_at"] = (
+            ready_times[need - 1]
+            .astimezone(time_zone_of(clock.workspace))
+            .strftime("%Y-%m-%d %H:%M")
+        )
     else:
         code = Code.EVIDENCE_TOO_OLD
         params["age"] = describe_duration(requirement.max_age or Duration())
     text = localize(requirement.message) if requirement.message else None
     return workflow_error(code, requirement.field, message=text, **params)
-
-
-def _local(at: dt.datetime, workspace: Workspace) -> str:
-    try:
-        zone = zoneinfo.ZoneInfo(workspace.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("Asia/Shanghai")
-    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-
-
-def _activation(
-    actor: Actor, record: Record, form: Form, definition: FormDefinition, now: dt.datetime
-) -> dict[str, Any]:
-    ctx = WriteContext(
-        actor=actor,
-        definition=definition,
-        policy=policy_for(actor, form),
-        now=now,
-        app_id=form.app_id,
-        existing_data=record.data,
-        record_system=_system_values(record),
-    )
-    return build_activation(ctx, record.data)
 
 
 def _holds(source: str, activation: Mapping[str, Any]) -> bool:
