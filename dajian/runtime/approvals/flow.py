@@ -25,12 +25,10 @@ from dajian.runtime.services.records import emit_event
 PLAN_EVENTS = ("submitted", "rerouted")
 
 
-def lock_record(workspace_id: int, record_id: int, nowait: bool = False) -> Record:
-    """The record row, locked (NOT_FOUND when gone or in another workspace). With
-    ``nowait`` a row locked by another transaction raises ``OperationalError`` at once
-    (PostgreSQL) instead of waiting."""
+def lock_record(workspace_id: int, record_id: int) -> Record:
+    """The record row, locked (NOT_FOUND when gone or in another workspace)."""
     record = (
-        Record.objects.select_for_update(of=("self",), nowait=nowait)
+        Record.objects.select_for_update(of=("self",))
         .select_related("form__app", "form__published")
         .filter(workspace_id=workspace_id, pk=record_id)
         .first()

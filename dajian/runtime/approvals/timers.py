@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import OperationalError, transaction
+from django.db import transaction
 
 from dajian.builder.metadata.approval_chain import Decision, SlaAction
 from dajian.platform.actors import Actor
@@ -27,15 +27,12 @@ from dajian.runtime.approvals.tasks import (
     SLA_TIMER,
     approval_task_rows,
     create_tasks,
-    task_timer_prefix,
 )
 from dajian.runtime.models import ApprovalTask, RequestStatus, TaskStatus, Timer
 from dajian.runtime.notifications import notify
-from dajian.runtime.timers import schedule_timer, timer_action
+from dajian.runtime.timers import timer_action
 
 CLOSED = "skipped: task closed"
-DEFERRED = "deferred: record busy"
-RETRY_AFTER = dt.timedelta(minutes=1)
 AUTO_COMMENT = {
     Decision.APPROVE: "Approved automatically: the step's time limit passed.",
     Decision.REJECT: "Rejected automatically: the step's time limit passed.",
@@ -56,11 +53,11 @@ def on_task_sla(timer: Timer, now: dt.datetime) -> str:
         return CLOSED
     workspace = Workspace.objects.get(pk=timer.workspace_id)
     system = Actor.system(workspace)
+    # A record another transaction holds makes this wait at most the sweep's lock
+    # timeout; the timer is then left pending and retried on the next run.
     try:
         with transaction.atomic():
-            record = lock_record(workspace.pk, row[0], nowait=True)
-    except OperationalError:
-        return _defer(timer, row[1], task_id, now)
+            record = lock_record(workspace.pk, row[0])
     except DajianError:
         return CLOSED  # the record was deleted meanwhile
     request = lock_request(row[1])
@@ -84,20 +81,6 @@ def on_task_sla(timer: Timer, now: dt.datetime) -> str:
     _remind(flow, task)
     flow.save("approval.reminded")
     return "reminded" if then == SlaAction.REMIND else "no manager to escalate to: reminded"
-
-
-def _defer(timer: Timer, request_id: int, task_id: int, now: dt.datetime) -> str:
-    """The record is being written right now: try again shortly with a new timer (the
-    key keeps the task's prefix, so deciding the task cancels it). Waiting instead could
-    deadlock: the sweep may already hold the audit chain head that the writer needs."""
-    schedule_timer(
-        timer.workspace_id,
-        SLA_TIMER,
-        f"{task_timer_prefix(request_id, task_id)}retry-{timer.pk}",
-        now + RETRY_AFTER,
-        dict(timer.payload),
-    )
-    return DEFERRED
 
 
 def _remind(flow: Flow, task: ApprovalTask) -> None:
