@@ -80,12 +80,11 @@ def _reset_sequence(cur: psycopg.Cursor, table: str) -> None:
 
 def _chain_ids(ds: Any) -> tuple[int, int]:
     """A published approval chain on the deal form (created once through the ORM)."""
-    import hashlib
 
     from django.utils import timezone
 
     from dajian.builder.models import Form, Metadata, MetadataVersion
-    from dajian.platform.audit import canonical_json
+    from dajian.platform.audit import canonical_hash
 
     form = Form.objects.get(pk=ds.deal_form_id)
     definition = {
@@ -105,7 +104,7 @@ def _chain_ids(ds: Any) -> tuple[int, int]:
             metadata=meta,
             number=1,
             definition=definition,
-            content_hash=hashlib.sha256(canonical_json(definition).encode()).hexdigest(),
+            content_hash=canonical_hash(definition),
             published_at=timezone.now(),
         )
         meta.save(update_fields=["published"])

@@ -76,12 +76,10 @@ def build_form(
 def publish_metadata(actor: Actor, form, kind: str, key: str, definition: dict):
     """Publish a workflow or approval chain document for ``form`` directly (no checks):
     for engine tests that must not depend on the builder's save path."""
-    import hashlib
-
     from django.utils import timezone
 
     from dajian.builder.models import Metadata, MetadataVersion
-    from dajian.platform.audit import canonical_json
+    from dajian.platform.audit import canonical_hash
 
     meta, _ = Metadata.objects.get_or_create(
         app=form.app,
@@ -94,7 +92,7 @@ def publish_metadata(actor: Actor, form, kind: str, key: str, definition: dict):
         metadata=meta,
         number=number,
         definition=definition,
-        content_hash=hashlib.sha256(canonical_json(definition).encode()).hexdigest(),
+        content_hash=canonical_hash(definition),
         published_at=timezone.now(),
         published_by=actor.user,
     )

@@ -76,6 +76,12 @@ def canonical_json(value: Any) -> str:
     )
 
 
+def canonical_hash(value: Any) -> str:
+    """SHA-256 of :func:`canonical_json`: the same value hashes the same on either
+    database (metadata versions, approval snapshots)."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
 def _event_payload(event: AuditEvent) -> dict[str, Any]:
     return {
         "workspace": event.workspace_id,

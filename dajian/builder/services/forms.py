@@ -7,8 +7,6 @@ definitions are saved; an invalid one is refused with every problem listed.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +21,7 @@ from dajian.builder.fields.base import definition_path
 from dajian.builder.models import App, Form, FormVersion
 from dajian.builder.services import publish_hooks
 from dajian.platform.actors import Actor
-from dajian.platform.audit import record_event
+from dajian.platform.audit import canonical_hash, record_event
 from dajian.platform.errors import DajianError, ErrorDetail, not_found, permission_denied
 from dajian.platform.permissions import DESIGNER_ROLES
 
@@ -64,12 +62,10 @@ def get_form(actor: Actor, app_key: str, form_key: str) -> Form:
     return form
 
 
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def content_hash(definition: Any) -> str:
-    return hashlib.sha256(canonical_json(definition).encode()).hexdigest()
+    """SHA-256 of the canonical JSON of a metadata document (forms, workflows, chains);
+    the audit log's canonical form, so it survives the jsonb round trip of numbers."""
+    return canonical_hash(definition)
 
 
 @transaction.atomic

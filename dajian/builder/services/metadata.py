@@ -15,7 +15,6 @@ workflow is published (docs/workflows.md).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -43,20 +42,15 @@ from dajian.builder.metadata.checks_workflow import (
 )
 from dajian.builder.models import App, Form, Metadata, MetadataKind, MetadataVersion
 from dajian.builder.services import publish_hooks
-from dajian.builder.services.forms import get_app, require_designer
+from dajian.builder.services.forms import content_hash, get_app, require_designer
 from dajian.platform.actors import Actor
-from dajian.platform.audit import canonical_json, record_event
+from dajian.platform.audit import record_event
 from dajian.platform.errors import CommonErrorCode, DajianError, ErrorDetail, not_found
 from dajian.platform.models import Membership, Role
 
 SCHEMA_VERSION = 1
 KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _WHAT = {MetadataKind.WORKFLOW: "Workflow", MetadataKind.APPROVAL_CHAIN: "Approval chain"}
-
-
-def content_hash(definition: Any) -> str:
-    """SHA-256 of the canonical JSON (survives the jsonb round trip of numbers)."""
-    return hashlib.sha256(canonical_json(definition).encode()).hexdigest()
 
 
 # --- reading -----------------------------------------------------------------------------

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dajian.platform.audit import canonical_json
+from dajian.platform.audit import canonical_hash
 from dajian.runtime.models import Record
 
 
@@ -22,7 +21,7 @@ class Snapshot:
 def snapshot_hash(data: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON of ``data`` (sorted keys, UTC datetimes): the same
     data always hashes the same, on either database, so a verifier can recompute it."""
-    return hashlib.sha256(canonical_json(dict(data)).encode("utf-8")).hexdigest()
+    return canonical_hash(dict(data))
 
 
 def take_snapshot(record: Record) -> Snapshot:
