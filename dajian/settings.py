@@ -124,6 +124,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # --- GraphQL ----------------------------------------------------------------------------
 GRAPHENE = {"SCHEMA": "dajian.schema.schema"}
 
+# --- E-mail (automation notifications): EMAIL_URL, e.g. smtp+tls://user:pw@host:587 ---
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="dajian@localhost")
+
 # --- Celery -----------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
@@ -163,6 +167,15 @@ DAJIAN = {
     "MAX_EXPRESSION_DEPTH": 32,
     "MAX_UPLOAD_BYTES": env.int("DAJIAN_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024),
     "MAX_IMAGE_PIXELS": env.int("DAJIAN_MAX_IMAGE_PIXELS", default=40_000_000),
+    # Automations (docs/automations.md)
+    "MAX_AUTOMATION_DEPTH": env.int("DAJIAN_MAX_AUTOMATION_DEPTH", default=5),
+    "MAX_AUTOMATION_ACTIONS": 20,
+    "AUTOMATION_BATCH_SIZE": env.int("DAJIAN_AUTOMATION_BATCH_SIZE", default=1000),
+    "ACTION_MAX_ATTEMPTS": env.int("DAJIAN_ACTION_MAX_ATTEMPTS", default=3),
+    "WEBHOOK_TIMEOUT_SECONDS": env.float("DAJIAN_WEBHOOK_TIMEOUT_SECONDS", default=10.0),
+    "WEBHOOK_MAX_ATTEMPTS": env.int("DAJIAN_WEBHOOK_MAX_ATTEMPTS", default=6),
+    "WEBHOOK_BACKOFF_SECONDS": env.float("DAJIAN_WEBHOOK_BACKOFF_SECONDS", default=30.0),
+    "WEBHOOK_BACKOFF_CAP_SECONDS": env.float("DAJIAN_WEBHOOK_BACKOFF_CAP_SECONDS", default=3600.0),
     "DEMO_PASSWORD": env.str("DAJIAN_DEMO_PASSWORD", default=""),
 }
 
@@ -179,4 +192,7 @@ LOGIN_REDIRECT_URL = "/"
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "dajian.runtime.sweep_outbox", "schedule": 60.0},
     "fire-due-timers": {"task": "dajian.runtime.fire_due_timers", "schedule": 30.0},
+    "scan-date-triggers": {"task": "dajian.automations.scan_date_triggers", "schedule": 300.0},
+    "retry-actions": {"task": "dajian.automations.retry_failed_actions", "schedule": 60.0},
+    "send-due-deliveries": {"task": "dajian.deliveries.send_due", "schedule": 30.0},
 }

@@ -98,6 +98,7 @@ class AutonumberCounter(models.Model):
 class MetadataKind(models.TextChoices):
     WORKFLOW = "workflow", "Workflow"
     APPROVAL_CHAIN = "approval_chain", "Approval chain"
+    AUTOMATION = "automation", "Automation"
 
 
 class Metadata(models.Model):

@@ -24,6 +24,9 @@ class Role(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="roles")
     key = models.SlugField(max_length=63)
     name = models.CharField(max_length=200)
+    # Records a member with this role may claim from the public pool per day (R24);
+    # None is no limit. A member with several roles gets the highest of their limits.
+    daily_claim_limit = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [

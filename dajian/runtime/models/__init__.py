@@ -1,4 +1,16 @@
 from dajian.runtime.models.approvals import ApprovalEvent, ApprovalRequest, RequestStatus
+from dajian.runtime.models.automations import (
+    ActionExecution,
+    AutomationRun,
+    Delivery,
+    DeliveryChannel,
+    DeliveryStatus,
+    ExecutionStatus,
+    Handover,
+    PoolClaim,
+    RunStatus,
+    WebhookSettings,
+)
 from dajian.runtime.models.notifications import Notification
 from dajian.runtime.models.records import (
     OutboxEvent,
@@ -19,16 +31,25 @@ from dajian.runtime.models.tasks import (
 from dajian.runtime.models.timers import Timer
 
 __all__ = [
+    "ActionExecution",
     "ApprovalEvent",
     "ApprovalRequest",
     "ApprovalTask",
+    "AutomationRun",
+    "Delivery",
+    "DeliveryChannel",
+    "DeliveryStatus",
+    "ExecutionStatus",
+    "Handover",
     "Notification",
     "OutboxEvent",
+    "PoolClaim",
     "Record",
     "RecordDedupeKey",
     "RecordQuerySet",
     "RecordStatus",
     "RequestStatus",
+    "RunStatus",
     "StageEntry",
     "Task",
     "TaskKind",
@@ -36,4 +57,5 @@ __all__ = [
     "Timer",
     "TodoTask",
     "VerificationTask",
+    "WebhookSettings",
 ]

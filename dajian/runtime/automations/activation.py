@@ -1,0 +1,112 @@
+"""CEL variables of the records an automation looks at, a batch at a time.
+
+Each target's activation is the record's as validation sees it (every field, ``record``,
+``user`` = the system, ``now``) plus its rollup values (computed by the same query that
+loads the batch) and ``related``: for every single-relation field, the data of the record
+it points at (with that record's rollups), one query per relation field per batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db.models import QuerySet
+
+from dajian.builder.definitions import FormDefinition
+from dajian.builder.models import Form
+from dajian.platform.actors import Actor
+from dajian.runtime.automations.context import Target
+from dajian.runtime.models import Record
+from dajian.runtime.policies import definition_of
+from dajian.runtime.selectors import ROLLUP_PREFIX, with_rollups
+from dajian.runtime.validation import record_activation
+
+
+def with_rollup_values(qs: QuerySet[Record], form: Form, definition: FormDefinition) -> Any:
+    return with_rollups(qs, form, definition)
+
+
+def _rollup_values(record: Record, definition: FormDefinition) -> dict[str, Any]:
+    values = {}
+    for key, field_type in definition.field_types.items():
+        if field_type.type != "rollup":
+            continue
+        raw = getattr(record, ROLLUP_PREFIX + key, None)
+        values[key] = None if raw is None else field_type.to_cel(field_type.to_api(raw))
+    return values
+
+
+def _single_relations(definition: FormDefinition) -> dict[str, Any]:
+    return {
+        key: t
+        for key, t in definition.field_types.items()
+        if t.type == "relation" and not t.definition.get("multiple")
+    }
+
+
+def _related(
+    actor: Actor,
+    form: Form,
+    definition: FormDefinition,
+    records: Sequence[Record],
+    now: dt.datetime,
+) -> dict[int, dict[str, Any]]:
+    """record id → {relation field key: the related record's variables}."""
+    out: dict[int, dict[str, Any]] = {r.pk: {} for r in records}
+    relations = _single_relations(definition)
+    if not relations:
+        return out
+    targets = {
+        f.key: f
+        for f in Form.objects.select_related("published").filter(
+            app_id=form.app_id, key__in={t.target for t in relations.values()}
+        )
+    }
+    for key, field_type in relations.items():
+        target_form = targets.get(field_type.target)
+        target_def = definition_of(target_form) if target_form else None
+        if target_form is None or target_def is None:
+            continue
+        wanted: dict[int, list[int]] = {}
+        for record in records:
+            ids = field_type.ids(record.data.get(key))
+            if ids:
+                wanted.setdefault(ids[0], []).append(record.pk)
+        if not wanted:
+            continue
+        rows = with_rollups(
+            Record.objects.filter(
+                workspace_id=form.workspace_id, form_id=target_form.pk, pk__in=list(wanted)
+            ),
+            target_form,
+            target_def,
+        )
+        for row in rows:
+            variables = record_activation(actor, target_def, row, now)
+            variables.pop("user", None)
+            variables.pop("now", None)
+            variables.update(_rollup_values(row, target_def))
+            for record_id in wanted.get(row.pk, []):
+                out[record_id][key] = variables
+    return out
+
+
+def load_targets(
+    actor: Actor,
+    form: Form,
+    definition: FormDefinition,
+    records: Iterable[Record],
+    now: dt.datetime,
+) -> list[Target]:
+    """Targets for ``records`` (loaded with :func:`with_rollup_values` so rollups are set)."""
+    records = list(records)
+    related = _related(actor, form, definition, records, now)
+    targets = []
+    for record in records:
+        activation = record_activation(actor, definition, record, now)
+        activation.update(_rollup_values(record, definition))
+        activation["related"] = related.get(record.pk, {})
+        targets.append(Target(record=record, activation=activation))
+    return targets
