@@ -9,7 +9,10 @@ class RuntimeConfig(AppConfig):
     verbose_name = "Dajian runtime"
 
     def ready(self) -> None:
+        from dajian.builder.models import MetadataKind
         from dajian.builder.services import publish_hooks
+        from dajian.runtime import outbox
+        from dajian.runtime.automations import actions, checks, schedules, triggers
         from dajian.platform import demo_hooks
         from dajian.runtime import timers
         from dajian.runtime.approvals import timers as approval_timers  # noqa: F401
@@ -21,4 +24,9 @@ class RuntimeConfig(AppConfig):
         publish_hooks.register(ensure_record_indexes)
         publish_hooks.register_metadata_hook(on_workflow_published)
         timers.register_checks()
+        outbox.register(triggers.on_event)
+        publish_hooks.register_metadata_checker(MetadataKind.AUTOMATION, checks.check_automation)
+        publish_hooks.register_metadata_hook(schedules.on_published)
+        publish_hooks.register_unpublish_hook(schedules.on_unpublished)
+        actions.registry.register_checks()
         demo_hooks.register(install_demo_app)

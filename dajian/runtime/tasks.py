@@ -53,3 +53,28 @@ def fire_due_timers() -> int:
     from dajian.runtime.timers import fire_due_timers as fire
 
     return fire()
+
+
+@shared_task(name="dajian.automations.run_scheduled", acks_late=True, typing=False)
+def run_scheduled(automation_id: int) -> str:
+    """The current cron tick of a scheduled automation (beat sends this)."""
+    from dajian.runtime.automations.schedules import run_scheduled as run
+
+    result = run(automation_id)
+    return f"run {result.pk}: {result.status}" if result is not None else "not scheduled"
+
+
+@shared_task(name="dajian.automations.scan_date_triggers", acks_late=True)
+def scan_date_triggers() -> int:
+    """Date-relative automations whose moment has come (beat, every five minutes)."""
+    from dajian.runtime.automations.schedules import scan_date_triggers as scan
+
+    return scan()
+
+
+@shared_task(name="dajian.automations.retry_failed_actions", acks_late=True)
+def retry_failed_actions() -> int:
+    """Failed automation actions whose backoff has passed (beat, every minute)."""
+    from dajian.runtime.automations.engine import retry_failed_actions as retry
+
+    return retry()

@@ -38,6 +38,7 @@ from dajian.builder.metadata.checks_workflow import (
     check_workflow_shape,
     error,
     mentioned_usernames,
+    shape_errors,
     workflow_recipients,
 )
 from dajian.builder.models import App, Form, Metadata, MetadataKind, MetadataVersion
@@ -50,7 +51,14 @@ from dajian.platform.models import Membership, Role
 
 SCHEMA_VERSION = 1
 KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
-_WHAT = {MetadataKind.WORKFLOW: "Workflow", MetadataKind.APPROVAL_CHAIN: "Approval chain"}
+_WHAT = {
+    MetadataKind.WORKFLOW: "Workflow",
+    MetadataKind.APPROVAL_CHAIN: "Approval chain",
+    MetadataKind.AUTOMATION: "Automation",
+}
+AUTOMATION_LIMITS: dict[tuple[str, ...], str] = {
+    ("properties", "actions", "maxItems"): "MAX_AUTOMATION_ACTIONS"
+}
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -78,10 +86,25 @@ def get_chain(actor: Actor, app_key: str, key: str) -> Metadata:
     return found  # type: ignore[no-any-return]
 
 
+def get_automation(actor: Actor, app_key: str, key: str) -> Metadata:
+    """The automation ``key`` of an app (any member may read it)."""
+    found = _documents(actor, MetadataKind.AUTOMATION, app_key).filter(key=key).first()
+    if found is None:
+        raise not_found("Automation")
+    return found  # type: ignore[no-any-return]
+
+
 def list_chains(actor: Actor, app_key: str, with_versions: bool = False) -> list[Metadata]:
     """The app's approval chains by key; ``with_versions`` prefetches their versions
     (newest first) so listing them costs one more query, not one per chain."""
-    rows = _documents(actor, MetadataKind.APPROVAL_CHAIN, app_key).order_by("key")
+    return list_documents(actor, MetadataKind.APPROVAL_CHAIN, app_key, with_versions)
+
+
+def list_documents(
+    actor: Actor, kind: str, app_key: str, with_versions: bool = False
+) -> list[Metadata]:
+    """The app's documents of ``kind`` by key (see :func:`list_chains`)."""
+    rows = _documents(actor, kind, app_key).order_by("key")
     if with_versions:
         rows = rows.prefetch_related(_versions_prefetch())
     return list(rows)
@@ -179,6 +202,19 @@ def _check_chain(actor: Actor, app: App, raw: Any, current: Metadata | None) -> 
     return check_chain_semantics(raw, _context(actor, form, list(chain_recipients(raw))))
 
 
+def _check_automation(
+    actor: Actor, app: App, raw: Any, current: Metadata | None
+) -> list[ErrorDetail]:
+    errors = shape_errors("automation", raw, AUTOMATION_LIMITS)
+    if errors:
+        return errors
+    form = _published_form(app, raw["form"], "form")
+    if current is not None and current.published_id and current.form_id != form.pk:
+        previous = current.form.key if current.form else None
+        return [error(Code.FORM_CHANGED, "form", key=previous)]
+    return list(publish_hooks.check_metadata(MetadataKind.AUTOMATION, actor, form, raw))
+
+
 # --- writing -----------------------------------------------------------------------------
 
 
@@ -228,6 +264,8 @@ def _publish(actor: Actor, meta: Metadata) -> tuple[MetadataVersion, dict | None
         assert meta.form is not None
         form = _published_form(meta.app, meta.form.key, "form")
         errors = _check_workflow(actor, form, meta.draft, require_published_chains=True)
+    elif meta.kind == MetadataKind.AUTOMATION:
+        errors = _check_automation(actor, meta.app, meta.draft, meta)
     else:
         errors = _check_chain(actor, meta.app, meta.draft, meta)
     if errors:
@@ -316,6 +354,58 @@ def save_approval_chain(
     if publish:
         events.append(("published", _publish(actor, meta)[1]))
     _audit(actor, meta, events)
+    return meta
+
+
+@transaction.atomic
+def save_automation(
+    actor: Actor, app_key: str, key: str, definition: Any, publish: bool = False
+) -> Metadata:
+    """Validate ``definition`` and store it as the draft of automation ``key`` of the app
+    (created on first save); its form is the document's ``form``. With ``publish`` the
+    draft is also published (and its schedule, if any, installed). Raises
+    :class:`DajianError` with every problem; designers only."""
+    require_designer(actor)
+    app = get_app(actor, app_key)
+    if not isinstance(key, str) or not KEY.fullmatch(key):
+        raise DajianError.single(
+            "INVALID_FORMAT",
+            "An automation key is lower case letters, digits and _ (max 63).",
+            "key",
+        )
+    meta = _lock(app, MetadataKind.AUTOMATION, key)
+    errors = _check_automation(actor, app, definition, meta)
+    if errors:
+        raise DajianError(errors)
+    form = _published_form(app, definition["form"], "form")
+    meta = meta or _lock_or_create(actor, app, MetadataKind.AUTOMATION, key, form)
+    events: list[tuple[str, dict | None]] = [("saved", _store_draft(actor, meta, form, definition))]
+    if publish:
+        events.append(("published", _publish(actor, meta)[1]))
+    _audit(actor, meta, events)
+    return meta
+
+
+@transaction.atomic
+def unpublish_metadata(actor: Actor, kind: str, app_key: str, key: str) -> Metadata:
+    """Take an automation out of service: it keeps its draft and versions but no longer
+    runs (its schedule is removed). Publishing it again brings it back. Designers only;
+    workflows and chains cannot be unpublished (records depend on them)."""
+    require_designer(actor)
+    if kind != MetadataKind.AUTOMATION:
+        raise DajianError.single(
+            CommonErrorCode.INVALID_INPUT, "Only automations can be unpublished.", "kind"
+        )
+    app = get_app(actor, app_key)
+    meta = _lock(app, kind, key)
+    if meta is None:
+        raise not_found(_WHAT[MetadataKind(kind)])
+    previous = meta.published
+    if previous is not None:
+        meta.published = None
+        meta.save(update_fields=["published"])
+        publish_hooks.run_unpublish_hooks(actor, meta)
+        _audit(actor, meta, [("unpublished", {"key": key, "version": [previous.number, None]})])
     return meta
 
 

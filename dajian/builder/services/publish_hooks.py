@@ -41,3 +41,35 @@ def register_metadata_hook(hook: MetadataHook) -> None:
 def run_metadata_hooks(actor: Any, metadata: Any, version: Any) -> None:
     for hook in _metadata_hooks:
         hook(actor, metadata, version)
+
+
+# Called with (actor, metadata) after a document is unpublished (automations only).
+UnpublishHook = Callable[[Any, Any], None]
+_unpublish_hooks: list[UnpublishHook] = []
+
+
+def register_unpublish_hook(hook: UnpublishHook) -> None:
+    if hook not in _unpublish_hooks:
+        _unpublish_hooks.append(hook)
+
+
+def run_unpublish_hooks(actor: Any, metadata: Any) -> None:
+    for hook in _unpublish_hooks:
+        hook(actor, metadata)
+
+
+# Semantic checks of a document kind the builder cannot check itself (automations: their
+# actions live in the runtime). Called with (actor, form, document); returns ErrorDetails.
+MetadataChecker = Callable[[Any, Any, Any], list[Any]]
+_checkers: dict[str, MetadataChecker] = {}
+
+
+def register_metadata_checker(kind: str, checker: MetadataChecker) -> None:
+    _checkers[kind] = checker
+
+
+def check_metadata(kind: str, actor: Any, form: Any, document: Any) -> list[Any]:
+    checker = _checkers.get(kind)
+    if checker is None:
+        raise RuntimeError(f"no checker registered for {kind} documents")
+    return checker(actor, form, document)

@@ -25,6 +25,7 @@ from dajian.platform.permissions import Action
 from dajian.platform.sql import insert_row
 from dajian.runtime.dedupe import DedupeKey, dedupe_keys
 from dajian.runtime.errors import RecordErrorCode, message
+from dajian.runtime.automations.context import current_depth
 from dajian.runtime.models import OutboxEvent, Record, RecordDedupeKey
 from dajian.runtime.policies import definition_of, policy_for
 from dajian.runtime.services.indexes import index_name
@@ -207,6 +208,9 @@ def _integrity_error(exc: IntegrityError, form: Form, definition: FormDefinition
 
 def emit_event(actor: Actor, topic: str, record: Record, **extra: Any) -> None:
     """Write the outbox event now; enqueue its id only once the transaction commits."""
+    depth = current_depth()
+    if depth:
+        extra["depth"] = depth  # written by an automation: loop protection counts it
     event_id = insert_row(
         OutboxEvent,
         {

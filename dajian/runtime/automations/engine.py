@@ -1,0 +1,471 @@
+"""The automation engine: triggers → records → condition → actions, each once.
+
+Every firing is an :class:`AutomationRun` keyed by its trigger (``event:<id>``,
+``schedule:<tick>``, ``date-scan:<time>``, unique per automation), and every action on a
+record an :class:`ActionExecution` keyed by (automation, record, trigger key, action
+index). :func:`process_batch` writes the execution rows in the same transaction as the
+actions' effects and skips the ones already done, so running a firing again — a
+redelivered Celery message, a worker killed mid-run, a retry — acts once.
+
+Event runs happen inside the outbox task's transaction (the event is marked processed in
+it too); scheduled and date runs commit one batch at a time and never hold more than one
+batch of records in memory. A record whose action fails does not go on to the next
+action; the failure is retried with backoff (``retry.max_attempts``, default
+``DAJIAN["ACTION_MAX_ATTEMPTS"]``) unless the action said waiting will not help.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from dajian.builder.definitions import FormDefinition
+from dajian.builder.models import Metadata, MetadataKind, MetadataVersion
+from dajian.platform.actors import Actor
+from dajian.platform.expressions import CompiledExpression, ExpressionError, compile_expression
+from dajian.platform.models import Workspace
+from dajian.runtime.automations import actions
+from dajian.runtime.automations.activation import load_targets, with_rollup_values
+from dajian.runtime.automations.context import (
+    LoadedAutomation,
+    Outcome,
+    RunContext,
+    Target,
+    acting_at_depth,
+)
+from dajian.runtime.models import (
+    ActionExecution,
+    AutomationRun,
+    ExecutionStatus,
+    OutboxEvent,
+    Record,
+    RunStatus,
+)
+from dajian.runtime.policies import definition_of
+
+logger = logging.getLogger(__name__)
+
+RETRY_BASE_SECONDS = 60
+RETRY_CAP_SECONDS = 3600
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def _loaded(meta: Metadata, version: MetadataVersion | None = None) -> LoadedAutomation:
+    version = version or meta.published
+    assert version is not None and meta.form is not None
+    return LoadedAutomation(
+        metadata_id=meta.pk,
+        version_id=version.pk,
+        workspace_id=meta.workspace_id,
+        app_id=meta.app_id,
+        app_key=meta.app.key,
+        key=meta.key,
+        form=meta.form,
+        definition=version.definition,
+    )
+
+
+def _published() -> Any:
+    return Metadata.objects.select_related("app", "form__published", "published").filter(
+        kind=MetadataKind.AUTOMATION, published__isnull=False
+    )
+
+
+def published_automations(
+    workspace_id: int, form_id: int | None = None, trigger: str | None = None
+) -> list[LoadedAutomation]:
+    """Published, enabled automations (of a form, with a trigger type): one query."""
+    rows = _published().filter(workspace_id=workspace_id)
+    if form_id is not None:
+        rows = rows.filter(form_id=form_id)
+    if trigger is not None:
+        rows = rows.filter(published__definition__trigger__type=trigger)
+    found = [_loaded(meta) for meta in rows.order_by("key")]
+    return [a for a in found if a.definition.get("enabled", True)]
+
+
+def load_automation(metadata_id: int) -> LoadedAutomation | None:
+    meta = _published().filter(pk=metadata_id).first()
+    if meta is None:
+        return None
+    automation = _loaded(meta)
+    return automation if automation.definition.get("enabled", True) else None
+
+
+# --- running -----------------------------------------------------------------------------
+
+
+@dataclass
+class Firing:
+    """One firing of one automation: the run row and what every batch needs."""
+
+    automation: LoadedAutomation
+    run: AutomationRun
+    actor: Actor
+    definition: FormDefinition
+    condition: CompiledExpression | None
+    now: dt.datetime
+    # the idempotency key of one target's executions (default: the run's trigger key)
+    key_of: Callable[[Target], str] | None = None
+
+    def execution_key(self, target: Target) -> str:
+        return self.key_of(target) if self.key_of else self.run.trigger_key
+
+
+def start_run(
+    automation: LoadedAutomation,
+    trigger: str,
+    trigger_key: str,
+    depth: int = 0,
+    event: OutboxEvent | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[Firing | None, AutomationRun]:
+    """The run of this firing (created, or found when the firing runs again) and, when
+    there is work to do, the :class:`Firing` to pass batches to. A run deeper than
+    ``MAX_AUTOMATION_DEPTH`` is logged as stopped and does nothing."""
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            run, _created = AutomationRun.objects.get_or_create(
+                automation_id=automation.metadata_id,
+                trigger_key=trigger_key,
+                defaults={
+                    "workspace_id": automation.workspace_id,
+                    "version_id": automation.version_id,
+                    "trigger": trigger,
+                    "event": event,
+                    "depth": depth,
+                    "started_at": now,
+                },
+            )
+    except IntegrityError:  # a concurrent first start won the insert
+        run = AutomationRun.objects.get(
+            automation_id=automation.metadata_id, trigger_key=trigger_key
+        )
+    if run.status == RunStatus.LOOP_STOPPED:
+        return None, run
+    limit = int(settings.DAJIAN["MAX_AUTOMATION_DEPTH"])
+    if depth > limit:
+        run.status = RunStatus.LOOP_STOPPED
+        run.message = (
+            f"Stopped: this event comes from a chain of {depth} automations "
+            f"(the limit is {limit}); check for automations that trigger each other."
+        )
+        run.finished_at = now
+        run.save(update_fields=["status", "message", "finished_at"])
+        logger.warning(
+            "automation %s stopped at depth %s (trigger %s)", automation.key, depth, trigger_key
+        )
+        return None, run
+    definition = definition_of(automation.form)
+    if definition is None:
+        return None, run
+    condition = None
+    source = automation.definition.get("condition")
+    if source:
+        try:
+            condition = compile_expression(source)
+        except ExpressionError as exc:  # checked at save; guards old documents
+            _finish(run, now, f"condition does not compile: {exc.message}", failed=True)
+            return None, run
+    workspace = Workspace.objects.get(pk=automation.workspace_id)
+    firing = Firing(automation, run, Actor.system(workspace), definition, condition, now)
+    return firing, run
+
+
+def process_batch(firing: Firing, records: Sequence[Record], count: bool = True) -> None:
+    """Evaluate the condition on ``records`` (loaded with their rollups) and run every
+    action not yet done on those that pass. Call inside a transaction. ``count=False``
+    (a retry) leaves the run's record counts alone."""
+    if not records:
+        return
+    automation, run = firing.automation, firing.run
+    targets = load_targets(firing.actor, automation.form, firing.definition, records, firing.now)
+    matched = [t for t in targets if _passes(firing, t)]
+    if count:
+        run.records_scanned += len(records)
+        run.records_matched += len(matched)
+    if not matched:
+        return
+    keys = {t.record.pk: firing.execution_key(t) for t in matched}
+    existing = {
+        (row.record_key, row.action_index): row
+        for row in ActionExecution.objects.filter(
+            automation_id=automation.metadata_id,
+            record_key__in=list(keys),
+            trigger_key__in=set(keys.values()),
+        )
+        if row.trigger_key == keys.get(row.record_key)
+    }
+    alive = matched
+    max_attempts = int(
+        automation.definition.get("retry", {}).get(
+            "max_attempts", settings.DAJIAN["ACTION_MAX_ATTEMPTS"]
+        )
+    )
+    for index, spec in enumerate(automation.actions):
+        todo = [t for t in alive if _pending(existing.get((t.record.pk, index)))]
+        if todo:
+            outcomes = _run_action(firing, index, spec, todo)
+            _write_executions(firing, index, spec, todo, outcomes, existing, keys, max_attempts)
+            failed = {t.record.pk for t, o in zip(todo, outcomes, strict=True) if not o.ok}
+        else:
+            failed = set()
+        alive = [t for t in alive if t.record.pk not in failed]
+        if not alive:
+            break
+
+
+def _pending(row: ActionExecution | None) -> bool:
+    return row is None or row.status == ExecutionStatus.FAILED
+
+
+def _passes(firing: Firing, target: Target) -> bool:
+    if firing.condition is None:
+        return True
+    try:
+        result = firing.condition.evaluate(target.activation)
+    except ExpressionError as exc:
+        if not firing.run.message:
+            firing.run.message = f"condition error on record {target.record.pk}: {exc.message}"
+        return False
+    return result is True
+
+
+def _run_action(
+    firing: Firing, index: int, spec: Mapping[str, Any], targets: list[Target]
+) -> list[Outcome]:
+    action = actions.get(spec.get("type"))
+    if action is None:
+        return [Outcome.failed(f"unknown action type {spec.get('type')!r}", retry=False)] * len(
+            targets
+        )
+    ctx = RunContext(
+        actor=firing.actor,
+        automation=firing.automation,
+        run=firing.run,
+        spec=spec,
+        index=index,
+        now=firing.now,
+        form_definition=firing.definition,
+    )
+    try:
+        with transaction.atomic(), acting_at_depth(firing.run.depth + 1):
+            outcomes = action.run(ctx, targets)
+    except Exception as exc:
+        logger.exception("automation %s action %s failed", firing.automation.key, index)
+        return [Outcome.failed(f"{type(exc).__name__}: {exc}")] * len(targets)
+    if len(outcomes) != len(targets):
+        return [Outcome.failed("the action answered for a different number of records")] * len(
+            targets
+        )
+    return outcomes
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """Backoff before attempt ``attempts + 1``: 1, 2, 4… minutes, at most an hour."""
+    return dt.timedelta(seconds=min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (attempts - 1)))
+
+
+def _write_executions(
+    firing: Firing,
+    index: int,
+    spec: Mapping[str, Any],
+    targets: list[Target],
+    outcomes: list[Outcome],
+    existing: dict[tuple[int, int], ActionExecution],
+    keys: Mapping[int, str],
+    max_attempts: int,
+) -> None:
+    run, now = firing.run, firing.now
+    new, changed = [], []
+    for target, outcome in zip(targets, outcomes, strict=True):
+        row = existing.get((target.record.pk, index))
+        attempts = (row.attempts + 1) if row is not None else 1
+        if outcome.ok:
+            status, next_at = ExecutionStatus.DONE, None
+        elif outcome.retry and attempts < max_attempts:
+            status, next_at = ExecutionStatus.FAILED, now + retry_delay(attempts)
+        else:
+            status, next_at = ExecutionStatus.GAVE_UP, None
+        values = {
+            "run": run,
+            "status": status,
+            "attempts": attempts,
+            "result": dict(outcome.result),
+            "error": outcome.error[:4000],
+            "finished_at": now,
+            "next_attempt_at": next_at,
+        }
+        if outcome.ok:
+            run.actions_done += 1
+        else:
+            run.actions_failed += 1
+        if row is None:
+            new.append(
+                ActionExecution(
+                    workspace_id=run.workspace_id,
+                    automation_id=firing.automation.metadata_id,
+                    record_key=target.record.pk,
+                    trigger_key=keys[target.record.pk],
+                    action_index=index,
+                    action_type=str(spec.get("type")),
+                    created_at=now,
+                    **values,
+                )
+            )
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+            changed.append(row)
+    # A concurrent run of the same firing that inserted first makes this batch roll
+    # back (IntegrityError): its effects are undone and the other run's stand.
+    ActionExecution.objects.bulk_create(new)
+    if changed:
+        ActionExecution.objects.bulk_update(
+            changed,
+            ["run", "status", "attempts", "result", "error", "finished_at", "next_attempt_at"],
+        )
+
+
+def _finish(run: AutomationRun, now: dt.datetime, message: str = "", failed: bool = False) -> None:
+    run.status = RunStatus.FAILED if failed or run.actions_failed else RunStatus.SUCCEEDED
+    run.finished_at = now
+    if message:
+        run.message = message
+    run.save()
+
+
+def finish(firing: Firing) -> AutomationRun:
+    _finish(firing.run, timezone.now())
+    return firing.run
+
+
+def run_records(firing: Firing, records: Iterable[Record]) -> AutomationRun:
+    """Process ``records`` as one batch and finish the run (event triggers)."""
+    process_batch(firing, list(records))
+    return finish(firing)
+
+
+def record_batches(
+    automation: LoadedAutomation, definition: FormDefinition, condition: Q, batch_size: int
+) -> Iterable[list[Record]]:
+    """Records of the automation's form matching ``condition``, a batch at a time in id
+    order (keyset pagination: each batch is one query, nothing else is held)."""
+    base = Record.objects.filter(
+        workspace_id=automation.workspace_id, form_id=automation.form.pk
+    ).filter(condition)
+    last = 0
+    while True:
+        batch = list(
+            with_rollup_values(base.filter(pk__gt=last), automation.form, definition).order_by(
+                "pk"
+            )[:batch_size]
+        )
+        if not batch:
+            return
+        yield batch
+        last = batch[-1].pk
+        if len(batch) < batch_size:
+            return
+
+
+def run_in_batches(firing: Firing, batches: Iterable[list[Record]]) -> AutomationRun:
+    """Process each batch in its own transaction (committed with its executions), then
+    finish the run. A crash loses at most the current batch, which a rerun redoes."""
+    for batch in batches:
+        with transaction.atomic():
+            process_batch(firing, batch)
+            AutomationRun.objects.filter(pk=firing.run.pk).update(
+                records_scanned=firing.run.records_scanned,
+                records_matched=firing.run.records_matched,
+                actions_done=firing.run.actions_done,
+                actions_failed=firing.run.actions_failed,
+                message=firing.run.message,
+            )
+    return finish(firing)
+
+
+# --- retries -----------------------------------------------------------------------------
+
+
+def retry_failed_actions(now: dt.datetime | None = None, limit: int = 200) -> int:
+    """Run again the failed actions that are due, with the automation version of their
+    run; returns how many records were retried. Each record is retried in its own
+    transaction, locking its execution rows (SKIP LOCKED: two sweeps share the work)."""
+    now = now or timezone.now()
+    due = list(
+        ActionExecution.objects.filter(status=ExecutionStatus.FAILED, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    retried = 0
+    for pk in due:
+        with transaction.atomic():
+            row = (
+                ActionExecution.objects.select_for_update(skip_locked=True)
+                .select_related("run__version", "automation__app", "automation__form__published")
+                .filter(pk=pk, status=ExecutionStatus.FAILED)
+                .first()
+            )
+            if row is None or row.run.version is None or row.automation.form is None:
+                continue
+            record = (
+                with_rollup_values(
+                    Record.objects.filter(pk=row.record_key, workspace_id=row.workspace_id),
+                    row.automation.form,
+                    definition_of(row.automation.form),  # type: ignore[arg-type]
+                )
+            ).first()
+            if record is None:
+                row.status = ExecutionStatus.GAVE_UP
+                row.error = "the record no longer exists"
+                row.save(update_fields=["status", "error"])
+                continue
+            automation = _loaded(row.automation, row.run.version)
+            firing, _ = start_run(automation, row.run.trigger, row.run.trigger_key, now=now)
+            if firing is None:
+                continue
+            firing.run.status = RunStatus.RUNNING
+            key = row.trigger_key
+            firing.key_of = lambda target, key=key: key  # type: ignore[misc]
+            # the record passed the condition when it first ran: retry its actions as-is
+            firing.condition = None
+            process_batch(firing, [record], count=False)
+            _recount(firing.run)
+            _finish(firing.run, timezone.now())
+            retried += 1
+    return retried
+
+
+def _recount(run: AutomationRun) -> None:
+    """Set the run's action counts from its executions' latest outcomes (after a retry)."""
+    counts = ActionExecution.objects.filter(run=run).aggregate(
+        done=Count("pk", filter=Q(status=ExecutionStatus.DONE)),
+        failed=Count("pk", filter=~Q(status=ExecutionStatus.DONE)),
+    )
+    run.actions_done, run.actions_failed = counts["done"], counts["failed"]
+
+
+__all__ = [
+    "Firing",
+    "finish",
+    "load_automation",
+    "process_batch",
+    "published_automations",
+    "record_batches",
+    "retry_failed_actions",
+    "run_in_batches",
+    "run_records",
+    "start_run",
+]

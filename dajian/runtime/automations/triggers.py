@@ -1,0 +1,113 @@
+"""Event triggers: which outbox events fire which automations.
+
+Registered as an outbox consumer, :func:`on_event` runs in the transaction that marks the
+event processed: the runs it starts commit (or roll back) with it. Events carry
+``depth`` when an automation's own writes caused them (loop protection).
+
+=====================  ===================================================================
+trigger                fires on
+=====================  ===================================================================
+``record_created``     ``record.created``
+``record_updated``     ``record.updated`` (with ``fields``: when one of them changed)
+``stage_entered``      ``record.stage_changed`` and ``record.created`` in an initial stage
+                       (with ``stages``: only those)
+``approval_decided``   ``approval.completed`` (with ``chain`` / ``outcomes``)
+``time_limit``         ``stage.time_limit`` / ``approval.time_limit`` (with ``level``,
+                       ``stages``)
+=====================  ===================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dajian.builder.filters import compile_filter
+from dajian.runtime.automations import engine
+from dajian.runtime.automations.activation import with_rollup_values
+from dajian.runtime.models import ApprovalRequest, OutboxEvent, Record
+from dajian.runtime.policies import definition_of
+
+TOPIC_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "record.created": ("record_created", "stage_entered"),
+    "record.updated": ("record_updated",),
+    "record.stage_changed": ("stage_entered",),
+    "approval.completed": ("approval_decided",),
+    "stage.time_limit": ("time_limit",),
+    "approval.time_limit": ("time_limit",),
+}
+
+
+def matches(trigger: Mapping[str, Any], event: OutboxEvent, record: Record, extra: Any) -> bool:
+    """Whether ``trigger`` (of a type this event's topic fires) applies to ``event``."""
+    kind, payload = trigger["type"], event.payload
+    if kind == "record_updated":
+        fields = trigger.get("fields")
+        return not fields or bool(set(fields) & set(payload.get("changed", ())))
+    if kind == "stage_entered":
+        stage = payload.get("to") if event.topic == "record.stage_changed" else record.stage
+        stages = trigger.get("stages")
+        return stage is not None and (not stages or stage in stages)
+    if kind == "approval_decided":
+        outcomes = trigger.get("outcomes")
+        if outcomes and payload.get("status") not in outcomes:
+            return False
+        return not trigger.get("chain") or trigger["chain"] == extra
+    if kind == "time_limit":
+        of = "stage" if event.topic == "stage.time_limit" else "approval"
+        if trigger["of"] != of:
+            return False
+        if trigger.get("level") and payload.get("level", "").lower() != trigger["level"]:
+            return False
+        return not trigger.get("stages") or payload.get("stage") in trigger["stages"]
+    return True
+
+
+def _in_filter(automation: Any, definition: Any, record: Record) -> bool:
+    """Whether the record matches the automation's structured filter (one query)."""
+    condition = compile_filter(definition, automation.definition["filter"])
+    return Record.objects.filter(pk=record.pk).filter(condition).exists()
+
+
+def on_event(event: OutboxEvent) -> None:
+    """Start (and run) every automation this event triggers."""
+    kinds = TOPIC_TRIGGERS.get(event.topic)
+    form_id = event.payload.get("form")
+    if not kinds or form_id is None:
+        return
+    candidates = [
+        a
+        for a in engine.published_automations(event.workspace_id, form_id)
+        if a.trigger["type"] in kinds
+    ]
+    if not candidates:
+        return
+    form = candidates[0].form
+    definition = definition_of(form)
+    if definition is None:
+        return
+    record = with_rollup_values(
+        Record.objects.filter(pk=event.payload.get("record"), workspace_id=event.workspace_id),
+        form,
+        definition,
+    ).first()
+    if record is None:
+        return  # deleted since
+    extra = None
+    if event.topic == "approval.completed" and any(a.trigger.get("chain") for a in candidates):
+        extra = (
+            ApprovalRequest.objects.filter(pk=event.payload.get("request"))
+            .values_list("chain__key", flat=True)
+            .first()
+        )
+    depth = int(event.payload.get("depth", 0))
+    for automation in candidates:
+        if not matches(automation.trigger, event, record, extra):
+            continue
+        if automation.definition.get("filter") and not _in_filter(automation, definition, record):
+            continue
+        firing, _ = engine.start_run(
+            automation, automation.trigger["type"], f"event:{event.pk}", depth, event
+        )
+        if firing is not None:
+            engine.run_records(firing, [record])
