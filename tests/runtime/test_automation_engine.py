@@ -97,7 +97,7 @@ def test_record_created_runs_the_actions_once(admin_actor, form):
     )
     record = _create(admin_actor)
     drain_outbox()
-    assert CALLS == [(record.pk, 0, 1)]
+    assert [(record.pk, 0, 1)] == CALLS
     run = AutomationRun.objects.get()
     assert run.status == RunStatus.SUCCEEDED
     assert (run.records_matched, run.actions_done) == (1, 1)
@@ -194,7 +194,7 @@ def test_a_failing_action_keeps_the_record_change_and_is_retried(admin_actor, fo
     drain_outbox()
     # the record stays; the first action failed, the second did not run
     assert record.__class__.objects.filter(pk=record.pk, data__name="kept").exists()
-    assert CALLS == [(record.pk, 0, 1)]
+    assert [(record.pk, 0, 1)] == CALLS
     row = ActionExecution.objects.get()
     assert (row.status, row.attempts) == (ExecutionStatus.FAILED, 1)
     assert row.next_attempt_at is not None

@@ -25,7 +25,7 @@ import zoneinfo
 from typing import Any
 
 from croniter import croniter
-from django.db.models import CharField, Exists, OuterRef, Q, Value
+from django.db.models import CharField, Exists, OuterRef, Q, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
@@ -208,7 +208,9 @@ def run_date_trigger(
     )
     base = (
         Record.objects.filter(workspace_id=automation.workspace_id, form_id=automation.form.pk)
-        .annotate(_date_key=Concat(Value("date:"), _date_value(automation)))
+        .annotate(
+            _date_key=Concat(Value("date:"), _date_value(automation), output_field=TextField())
+        )
         .filter(condition)
         .filter(~Exists(done))
     )
