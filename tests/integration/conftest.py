@@ -200,28 +200,26 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(10)
 
 
-@pytest.fixture(scope="session")
-def _celery_worker_session(
-    redis_url: str, django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[CeleryWorker]:
-    from django.db import connections
-
-    # After django_db_setup the settings name pytest-django's test_<name> database.
-    db_url = database_url(connections["default"].settings_dict)
-    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+def start_worker(
+    broker_url: str, db_url: str, log_path: Path, include: tuple[str, ...] = ()
+) -> CeleryWorker:
+    """A ``celery worker`` process (2 prefork children) in a session of its own, so
+    ``os.killpg`` reaches its children; waits until it is ready."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "dajian.settings",
         "DATABASE_URL": db_url,
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_url,
+        "REDIS_URL": broker_url,
+        "CELERY_BROKER_URL": broker_url,
         "DAJIAN_CELERY_EAGER": "false",
     }
+    modules = ",".join((__name__, *include))
     command = [
         sys.executable, "-m", "celery", "-A", "dajian", "worker",
-        "--loglevel=INFO", "--concurrency=2", "--hostname", f"dajian-test-{os.getpid()}@%h",
+        "--loglevel=INFO", "--concurrency=2",
+        "--hostname", f"dajian-test-{os.getpid()}-{log_path.parent.name}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
-        "--include", __name__,
+        "--include", modules,
     ]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -233,21 +231,86 @@ def _celery_worker_session(
             start_new_session=True,
             preexec_fn=_die_with_pytest,
         )
-    worker = CeleryWorker(process, redis_url, db_url, log_path)
+    worker = CeleryWorker(process, broker_url, db_url, log_path)
+    ready = wait_until(
+        lambda: process.poll() is not None or " ready." in worker.log(), WORKER_READY_SECONDS
+    )
+    if process.poll() is not None or not ready:
+        _stop(process)
+        pytest.fail(f"the Celery worker did not become ready:\n{worker.log()}", False)
+    return worker
+
+
+def _restore_broker(previous: dict[str, Any]) -> None:
+    for key, value in previous.items():
+        setattr(celery_app.conf, key, value)
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture(scope="session")
+def _celery_worker_session(
+    redis_url: str, django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CeleryWorker]:
+    from django.db import connections
+
+    # After django_db_setup the settings name pytest-django's test_<name> database.
+    db_url = database_url(connections["default"].settings_dict)
+    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    worker = start_worker(redis_url, db_url, log_path)
     previous = _use_broker(redis_url)
     try:
-        ready = wait_until(
-            lambda: process.poll() is not None or " ready." in worker.log(), WORKER_READY_SECONDS
-        )
-        if process.poll() is not None or not ready:
-            pytest.fail(f"the Celery worker did not become ready:\n{worker.log()}", False)
         yield worker
     finally:
-        _stop(process)
-        for key, value in previous.items():
-            setattr(celery_app.conf, key, value)
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
+        _stop(worker.process)
+        _restore_broker(previous)
+
+
+@dataclass
+class WorkerFactory:
+    """Workers of one test on a Redis database of their own (``/1``), so the session
+    worker never takes their tasks; this process sends to that database meanwhile."""
+
+    broker_url: str
+    db_url: str
+    folder: Path
+    include: tuple[str, ...]
+    started: list[CeleryWorker]
+
+    def start(self) -> CeleryWorker:
+        log_path = self.folder / f"worker-{len(self.started)}.log"
+        worker = start_worker(self.broker_url, self.db_url, log_path, self.include)
+        self.started.append(worker)
+        return worker
+
+    @staticmethod
+    def kill(worker: CeleryWorker) -> None:
+        """SIGKILL the worker and its pool children: no warm shutdown, no acks."""
+        os.killpg(worker.process.pid, signal.SIGKILL)
+        worker.process.wait(10)
+
+
+@pytest.fixture
+def worker_factory(
+    transactional_db: None, redis_url: str, tmp_path: Path
+) -> Iterator[WorkerFactory]:
+    import redis
+    from django.db import connections
+
+    base, _, _db = redis_url.rpartition("/")
+    broker_url = f"{base}/1"
+    redis.Redis.from_url(broker_url).flushdb()
+    db_url = database_url(connections["default"].settings_dict)
+    factory = WorkerFactory(
+        broker_url, db_url, tmp_path, ("tests.integration.automation_actions",), []
+    )
+    previous = _use_broker(broker_url)
+    try:
+        yield factory
+    finally:
+        for worker in factory.started:
+            _stop(worker.process)
+        _restore_broker(previous)
 
 
 @pytest.fixture

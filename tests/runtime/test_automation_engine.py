@@ -295,3 +295,44 @@ def test_other_workspaces_automations_never_see_the_event(admin_actor, form, oth
     )
     assert engine.published_automations(other_workspace.pk, form.pk) == []
     assert triggers.TOPIC_TRIGGERS["record.created"] == ("record_created", "stage_entered")
+
+
+def test_a_stage_time_limit_passing_fires_time_limit_automations(admin_actor, form):
+    from dajian.runtime.timers import fire_due_timers
+
+    build_workflow(
+        admin_actor,
+        form,
+        {
+            "stages": [
+                {
+                    "key": "new",
+                    "time_limit": {"warning": {"hours": 1}, "overdue": {"hours": 2}},
+                },
+                {"key": "won", "terminal": True, "outcome": "won"},
+            ],
+            "initial": "new",
+            "transitions": [{"from": "new", "to": "won"}],
+        },
+    )
+    publish_automation(
+        admin_actor,
+        form,
+        "overdue",
+        {
+            "trigger": {"type": "time_limit", "of": "stage", "level": "overdue"},
+            "actions": [{"type": "test_probe"}],
+        },
+    )
+    record = _create(admin_actor)
+    drain_outbox()
+    assert fire_due_timers(now=timezone.now() + dt.timedelta(days=1)) == 2
+    drain_outbox()
+    # the warning and the overdue both emit; only the overdue matches
+    assert [c[0] for c in CALLS] == [record.pk]
+    levels = set(
+        OutboxEvent.objects.filter(topic="stage.time_limit").values_list(
+            "payload__level", flat=True
+        )
+    )
+    assert levels == {"warning", "overdue"}

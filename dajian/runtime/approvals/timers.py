@@ -67,6 +67,8 @@ def on_task_sla(timer: Timer, now: dt.datetime) -> str:
     flow = Flow.open(system, record, request, now)
     step = flow.step(task.step_index)
     then = step.sla.then if step.sla else SlaAction.REMIND
+    # automations with a time_limit trigger (of: approval) take it from here
+    flow.emit("approval.time_limit", task=task.pk, step=step.key, level="overdue", then=then.value)
     if then in (SlaAction.APPROVE, SlaAction.REJECT):
         decision = Decision(then.value)
         kind = "auto_approved" if decision == Decision.APPROVE else "auto_rejected"

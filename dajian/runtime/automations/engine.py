@@ -351,9 +351,15 @@ def finish(firing: Firing) -> AutomationRun:
     return firing.run
 
 
-def run_records(firing: Firing, records: Iterable[Record]) -> AutomationRun:
-    """Process ``records`` as one batch and finish the run (event triggers)."""
+def run_records(firing: Firing, records: Iterable[Record]) -> AutomationRun | None:
+    """Process ``records`` as one batch and finish the run (event triggers). A run whose
+    condition held for no record (and hit no error) is not kept: the log shows what
+    automations did, not every write they looked at. Returns the kept run."""
     process_batch(firing, list(records))
+    run = firing.run
+    if run.records_matched == 0 and not run.message and not run.actions_done:
+        run.delete()
+        return None
     return finish(firing)
 
 

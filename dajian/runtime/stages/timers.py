@@ -19,6 +19,7 @@ from dajian.platform.i18n import localize
 from dajian.platform.recipients import RecipientContext, resolve_recipients
 from dajian.runtime.models import StageEntry, TaskKind, TaskStatus, Timer, TodoTask
 from dajian.runtime.notifications import notify
+from dajian.runtime.services.records import emit_event
 from dajian.runtime.stages.definitions import workflow_for
 from dajian.runtime.stages.timing import (
     OVERDUE_TIMER,
@@ -98,7 +99,10 @@ def _fire(timer: Timer, now: dt.datetime, level: TimingLevel) -> str:
     diff: dict[str, Any] = {"stage_level": [None, str(level)], "notified": [None, notified]}
     if escalated:
         diff["escalated_to"] = [None, escalated]
-    record_event(Actor.system(workspace), kind, "Record", str(record.pk), diff)
+    system = Actor.system(workspace)
+    # automations with a time_limit trigger take it from here (after commit)
+    emit_event(system, "stage.time_limit", record, stage=stage.key, level=str(level).lower())
+    record_event(system, kind, "Record", str(record.pk), diff)
     return f"{len(notified)} notified, {len(escalated)} escalated"
 
 
