@@ -8,15 +8,21 @@ the field type exactly like stored values, so ``"eq"`` on a phone field matches 
 the number was typed. System fields: ``id``, ``stage``, ``status``, ``owner``,
 ``created_by``, ``created_at``, ``updated_at``, ``version``. Limits: nesting depth 6 and
 100 conditions; hidden fields (by permission) cannot be filtered on.
+
+Dates and date-times also take a value relative to the moment the filter is compiled:
+``{"ago": {"hours": 48}}`` or ``{"ahead": {"days": 60}}`` (days, hours, minutes), so a
+saved view or a scheduled automation ("not updated for 48 hours") means the same thing
+every day. A date field compares with the local date of that moment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from dajian.builder.definitions import FormDefinition
@@ -54,6 +60,7 @@ def compile_filter(
     *,
     hidden: frozenset[str] = frozenset(),
     path: str = "filter",
+    now: datetime | None = None,
 ) -> Q:
     """The ``Q`` for ``filter`` on records of ``definition``; raises :class:`DajianError`
     listing every problem (paths like ``filter.and.1.value``)."""
@@ -61,7 +68,7 @@ def compile_filter(
         definition = FormDefinition(definition)
     if filter is None or filter == {}:
         return Q()
-    compiler = _Compiler(definition, hidden)
+    compiler = _Compiler(definition, hidden, now or timezone.now())
     q = compiler.node(filter, path, 1)
     if compiler.errors:
         raise DajianError(compiler.errors)
@@ -69,9 +76,10 @@ def compile_filter(
 
 
 class _Compiler:
-    def __init__(self, definition: FormDefinition, hidden: frozenset[str]):
+    def __init__(self, definition: FormDefinition, hidden: frozenset[str], now: datetime):
         self.definition = definition
         self.hidden = hidden
+        self.now = now
         self.errors: list[ErrorDetail] = []
         self.count = 0
 
@@ -116,6 +124,10 @@ class _Compiler:
                 path,
             )
         key, op, value = node["field"], node["op"], node.get("value")
+        if _is_relative(value):
+            value = self.relative(key, value, f"{path}.value")
+            if value is None:
+                return Q()
         if op in ("in", "nin") and not isinstance(value, list):
             return self.fail(
                 FilterErrorCode.INVALID_VALUE, f"{op!r} takes a list.", f"{path}.value"
@@ -140,6 +152,34 @@ class _Compiler:
         if cleaned is None and op != "isnull":
             return self.fail(FilterErrorCode.INVALID_VALUE, "A value is needed.", f"{path}.value")
         return field_type.filter_q(op, cleaned)
+
+    def relative(self, key: str, value: Mapping[str, Any], path: str) -> str | None:
+        """The ISO text of ``{"ago" | "ahead": duration}`` for a date or date-time field."""
+        ((direction, amount),) = value.items()
+        try:
+            delta = timedelta(**{u: int(amount.get(u, 0)) for u in ("days", "hours", "minutes")})
+        except (TypeError, ValueError, OverflowError):
+            delta = None
+        if delta is None or set(amount) - {"days", "hours", "minutes"}:
+            self.fail(
+                FilterErrorCode.INVALID_VALUE,
+                "A relative value is {ago|ahead: {days, hours, minutes}}.",
+                path,
+            )
+            return None
+        moment = self.now - delta if direction == "ago" else self.now + delta
+        if key in ("created_at", "updated_at"):
+            return moment.isoformat()
+        field_type = self.definition.field_types.get(key)
+        kind = None
+        if field_type is not None:
+            kind = field_type.definition.get("result_type") or field_type.type
+        if kind == "date":
+            return timezone.localtime(moment).date().isoformat()
+        if kind == "datetime":
+            return moment.isoformat()
+        self.fail(FilterErrorCode.INVALID_VALUE, "Relative values apply to dates and times.", path)
+        return None
 
     def system(self, key: str, op: str, value: Any, path: str) -> Q:
         column, ops, kind = _SYSTEM[key]
@@ -166,6 +206,15 @@ class _Compiler:
         if op == "nin":
             return ~Q(**{f"{column}__in": cleaned})
         return Q(**{f"{column}__{op}": cleaned})
+
+
+def _is_relative(value: Any) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and len(value) == 1
+        and next(iter(value)) in ("ago", "ahead")
+        and isinstance(next(iter(value.values())), Mapping)
+    )
 
 
 def _system_value(kind: str, value: Any) -> Any:
