@@ -124,7 +124,7 @@ class _Compiler:
                 path,
             )
         key, op, value = node["field"], node["op"], node.get("value")
-        if _is_relative(value):
+        if isinstance(value, Mapping) and _is_relative(value):
             value = self.relative(key, value, f"{path}.value")
             if value is None:
                 return Q()
