@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -195,6 +195,40 @@ def record_event(
     event._state.adding = False
     _move_head(workspace, event.seq, event.hash)
     return event
+
+
+def record_events(
+    actor: Actor, events: Iterable[tuple[str, str, Any, Mapping[str, Any] | None]]
+) -> int:
+    """Append many events — ``(action, object_type, object_id, diff)`` each — to the
+    chain in order, with one head lock and one INSERT: what bulk operations (a handover,
+    an import) use instead of one :func:`record_event` per row. Same rules otherwise."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("record_events() must be called inside transaction.atomic()")
+    workspace = actor.workspace
+    head_seq, head_hash = _locked_head(workspace)
+    at = timezone.now()
+    rows = []
+    for action, object_type, object_id, diff in events:
+        head_seq += 1
+        event = AuditEvent(
+            workspace=workspace,
+            seq=head_seq,
+            actor=actor.user,
+            actor_label=actor.label[:200],
+            at=at,
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            diff=json.loads(canonical_json(dict(diff or {}))),
+            prev_hash=head_hash,
+        )
+        event.hash = head_hash = compute_hash(head_hash, event)
+        rows.append(event)
+    if rows:
+        AuditEvent.objects.bulk_create(rows, batch_size=1000)
+        _move_head(workspace, head_seq, head_hash)
+    return len(rows)
 
 
 @dataclass(frozen=True)

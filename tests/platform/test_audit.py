@@ -16,6 +16,7 @@ from dajian.platform.audit import (
     compute_hash,
     diff_values,
     record_event,
+    record_events,
     verify_chain,
 )
 from dajian.platform.models import AuditChainHead, AuditEvent
@@ -45,6 +46,30 @@ def test_events_form_a_chain(actor, workspace):
     assert (stored.actor_label, stored.object_id) == ("auditor", "2")
     head = AuditChainHead.objects.get(workspace=workspace)
     assert (head.seq, head.last_hash) == (2, second.hash)
+
+
+def test_a_bulk_append_continues_the_chain_in_one_insert(actor, workspace):
+    from django.test.utils import CaptureQueriesContext
+
+    (first,) = record_many(actor, 1)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        added = record_events(
+            actor, (("record.moved", "Record", n, {"owner": [1, 2]}) for n in range(50))
+        )
+    assert added == 50
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 1
+    events = list(AuditEvent.objects.filter(workspace=workspace).order_by("seq"))
+    assert [e.seq for e in events] == list(range(1, 52))
+    assert events[1].prev_hash == first.hash
+    assert all(e.hash == compute_hash(e.prev_hash, e) for e in events)
+    assert verify_chain(workspace).ok
+    head = AuditChainHead.objects.get(workspace=workspace)
+    assert (head.seq, head.last_hash) == (51, events[-1].hash)
+    # nothing to append leaves the head alone
+    with transaction.atomic():
+        assert record_events(actor, []) == 0
+    assert AuditChainHead.objects.get(workspace=workspace).seq == 51
 
 
 def test_the_hash_covers_the_canonical_event(actor, workspace):
@@ -181,6 +206,8 @@ def test_record_event_refuses_to_run_outside_a_transaction():
 
     with pytest.raises(RuntimeError):
         record_event(actor, "x", "y", 1, {})
+    with pytest.raises(RuntimeError):
+        record_events(actor, [("x", "y", 1, {})])
     with transaction.atomic():
         record_event(actor, "x", "y", 1, {})
     assert verify_chain(workspace).ok
