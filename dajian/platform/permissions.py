@@ -57,6 +57,12 @@ class FormPolicy:
             return self.can_create
         return any(s != RowScope.NONE for s in self.scopes[action])
 
+    @property
+    def sees_pool(self) -> bool:
+        """Whether the actor sees the form's public pool (R24), the records nobody owns:
+        those who may create records of the form and read some of them may claim them."""
+        return self.can_create and self.allows(Action.READ)
+
 
 FULL_POLICY = FormPolicy(
     can_create=True,

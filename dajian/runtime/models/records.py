@@ -9,20 +9,23 @@ from django.utils import timezone
 from dajian.builder.models import Form, FormVersion
 from dajian.platform.actors import Actor
 from dajian.platform.models import Workspace
-from dajian.platform.permissions import Action, scope_condition
+from dajian.platform.permissions import Action, RowScope, scope_condition
 
 
 class RecordQuerySet(models.QuerySet["Record"]):
     def permitted(self, actor: Actor, form: Form, action: Action = Action.READ) -> RecordQuerySet:
         """The one permission-scoped starting point of every record read and write:
         records of ``form`` in the actor's workspace that the actor's row scope for
-        ``action`` reaches (R23)."""
+        ``action`` reaches (R23); reading also reaches the public pool for those who see
+        it (:attr:`~dajian.platform.permissions.FormPolicy.sees_pool`, R24)."""
         from dajian.runtime.policies import policy_for
 
         policy = policy_for(actor, form)
-        return self.filter(workspace_id=actor.workspace.pk, form_id=form.pk).filter(
-            scope_condition(actor, policy.scopes[action])
-        )
+        scopes = policy.scopes[action]
+        condition = scope_condition(actor, scopes)
+        if action == Action.READ and policy.sees_pool and RowScope.ALL not in scopes:
+            condition |= models.Q(owner__isnull=True)  # the public pool, to claim from
+        return self.filter(workspace_id=actor.workspace.pk, form_id=form.pk).filter(condition)
 
 
 class RecordStatus(models.TextChoices):
