@@ -13,6 +13,7 @@ from dajian.builder.models import App
 from dajian.builder.services.forms import create_app, publish_form, save_form_draft
 from dajian.platform.actors import Actor, actor_for
 from dajian.platform.models import Workspace
+from dajian.runtime.demo_automations import install_demo_automations
 from dajian.runtime.demo_pipeline import install_demo_pipeline
 from dajian.runtime.services.records import create_record
 
@@ -141,6 +142,7 @@ def install_demo_app(workspace: Workspace) -> None:
     if not App.objects.filter(workspace=workspace, key=APP).exists():
         _install_crm(admin, users, workspace)
     install_demo_pipeline(workspace, admin, _reps(users, workspace) or [admin])
+    install_demo_automations(workspace, admin)
 
 
 def _reps(users: dict[str, Any], workspace: Workspace) -> list[Actor]:
