@@ -48,7 +48,7 @@ AUTOMATIONS: dict[str, dict[str, Any]] = {
                 "title": {"zh-CN": "大单跟进：{{ title }}", "en": "Big deal: {{ title }}"},
                 "message": {
                     "zh-CN": "金额 {{ amount }}，请在两个工作小时内与负责人确认打法。",
-                    "en": "Amount {{ amount }}: agree the plan with the owner within 2 working hours.",
+                    "en": "Amount {{ amount }}: agree the plan with the owner in 2 working hours.",
                 },
                 "suggested_actions": [
                     {"key": "open_record", "label": {"zh-CN": "查看商机", "en": "Open"}},
