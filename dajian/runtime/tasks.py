@@ -78,3 +78,19 @@ def retry_failed_actions() -> int:
     from dajian.runtime.automations.engine import retry_failed_actions as retry
 
     return retry()
+
+
+@shared_task(name="dajian.automations.run_now", acks_late=True, typing=False)
+def run_automation_now(automation_id: int) -> str:
+    """An admin's "run now" of a scheduled or date automation."""
+    from dajian.runtime.automations.engine import load_automation
+    from dajian.runtime.automations.schedules import run_now
+
+    automation = load_automation(automation_id)
+    if automation is None:
+        return "not published"
+    result = run_now(automation)
+    return f"run {result.pk}: {result.status}" if result is not None else "nothing to do"
+
+
+from dajian.runtime.deliveries.tasks import send, send_due  # noqa: E402,F401

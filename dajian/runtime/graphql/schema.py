@@ -14,8 +14,11 @@ from dajian.platform.graphql.base import DajianMutation, Error, current_actor, g
 from dajian.runtime import selectors
 from dajian.runtime.graphql.approval_mutations import ApprovalMutation
 from dajian.runtime.graphql.approvals import ApprovalQuery
+from dajian.runtime.graphql.automations import AutomationLogMutation, AutomationLogQuery
+from dajian.runtime.graphql.deliveries import DeliveryMutation, DeliveryQuery
 from dajian.runtime.graphql.inbox import InboxMutation, InboxQuery
 from dajian.runtime.graphql.notifications import NotificationMutation, NotificationQuery
+from dajian.runtime.graphql.ownership import OwnershipMutation, OwnershipQuery
 from dajian.runtime.graphql.stages import AdvanceStage, StageQuery
 from dajian.runtime.graphql.types import RecordConnection, RecordType
 from dajian.runtime.services import records as record_service
@@ -30,7 +33,16 @@ def record_pk(global_id: str, field: str = "id") -> int:
         raise DajianError.single("NOT_FOUND", "Record not found.", field=field) from None
 
 
-class RuntimeQuery(StageQuery, ApprovalQuery, InboxQuery, NotificationQuery, graphene.ObjectType):
+class RuntimeQuery(
+    StageQuery,
+    ApprovalQuery,
+    InboxQuery,
+    NotificationQuery,
+    AutomationLogQuery,
+    OwnershipQuery,
+    DeliveryQuery,
+    graphene.ObjectType,
+):
     records = graphene.Field(
         RecordConnection,
         app=graphene.String(required=True),
@@ -163,7 +175,15 @@ class DeleteRecord(DajianMutation):
         return cls(deleted_id=input.id, errors=[])
 
 
-class RuntimeMutation(ApprovalMutation, InboxMutation, NotificationMutation, graphene.ObjectType):
+class RuntimeMutation(
+    ApprovalMutation,
+    InboxMutation,
+    NotificationMutation,
+    AutomationLogMutation,
+    OwnershipMutation,
+    DeliveryMutation,
+    graphene.ObjectType,
+):
     create_record = CreateRecord.Field()
     update_record = UpdateRecord.Field()
     delete_record = DeleteRecord.Field()
