@@ -205,7 +205,7 @@ def test_wecom_gets_its_text_message(admin_actor, form, local):
     assert received.path == "/cgi-bin/webhook/send" and received.query == "key=abc"
     assert json.loads(received.body) == {
         "msgtype": "text",
-        "text": {"content": "新客户 Acme：100.0", "mentioned_list": ["@all"]},
+        "text": {"content": "新客户 Acme：100", "mentioned_list": ["@all"]},
     }
 
 
@@ -217,7 +217,7 @@ def test_dingtalk_unsigned_and_signed(admin_actor, form, local):
     assert parse_qs(received.query) == {"access_token": ["tok"]}
     assert json.loads(received.body) == {
         "msgtype": "text",
-        "text": {"content": "新客户 Acme：100.0"},
+        "text": {"content": "新客户 Acme：100"},
         "at": {"isAtAll": False},
     }
 
@@ -245,7 +245,7 @@ def test_feishu_unsigned_and_signed(admin_actor, form, local):
     send(plain.pk)
     assert json.loads(local.requests[0].body) == {
         "msg_type": "text",
-        "content": {"text": "新客户 Acme：100.0"},
+        "content": {"text": "新客户 Acme：100"},
     }
 
     Delivery.objects.all().delete()
@@ -260,7 +260,7 @@ def test_feishu_unsigned_and_signed(admin_actor, form, local):
     key = f"{body['timestamp']}\n{secret}".encode()
     assert body["sign"] == base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
     assert body["msg_type"] == "text"
-    assert body["content"] == {"text": '新客户 Acme：100.0 <at user_id="all">所有人</at>'}
+    assert body["content"] == {"text": '新客户 Acme：100 <at user_id="all">所有人</at>'}
 
 
 def test_a_robot_refusal_in_a_200_answer_is_a_failed_attempt(admin_actor, form, local):
@@ -346,12 +346,12 @@ def test_email_goes_to_the_named_members_and_addresses(admin_actor, form, people
     assert outcome.ok and outcome.result == {"delivery": delivery.message_id, "recipients": 3}
     assert delivery.channel == DeliveryChannel.EMAIL
     to = ["rep@example.com", "Fin@Example.com", "ceo@partner.example"]
-    assert delivery.payload == {"to": to, "subject": "Customer Acme", "body": "金额 9.0"}
+    assert delivery.payload == {"to": to, "subject": "Customer Acme", "body": "金额 9"}
     assert delivery.target == ", ".join(to)
 
     assert send(delivery.pk) is True
     (message,) = mail.outbox
-    assert message.to == to and message.subject == "Customer Acme" and message.body == "金额 9.0"
+    assert message.to == to and message.subject == "Customer Acme" and message.body == "金额 9"
 
 
 def test_email_without_any_address_fails_without_retrying(admin_actor, form, user_factory):

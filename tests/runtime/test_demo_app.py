@@ -45,6 +45,7 @@ def test_demo_installs_the_crm_app_once(db, settings):
         "Big deal: 鑫源贸易 仓配一体化",
     ]
     assert {t.assignee.username for t in todos} == {"manager"}
+    assert "Amount 650000:" in {t.message["en"][:14] for t in todos}
     call_command("demo", stdout=StringIO())  # idempotent
     assert Record.objects.count() == total
     assert MetadataVersion.objects.count() == versions

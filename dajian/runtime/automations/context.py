@@ -78,8 +78,20 @@ class Target:
 
     @property
     def template_vars(self) -> dict[str, Any]:
-        """Variables of message templates: the activation plus ``url`` of the record."""
-        return {**self.activation, "url": f"/records/{self.record.pk}"}
+        """Variables of message templates: the activation plus ``url`` of the record.
+        Whole numbers read as integers (CEL holds numbers as doubles: 650000.0 would
+        print as such in a message)."""
+        return {**_readable(self.activation), "url": f"/records/{self.record.pk}"}
+
+
+def _readable(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _readable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_readable(v) for v in value]
+    return value
 
 
 @dataclass
