@@ -336,3 +336,23 @@ def test_a_stage_time_limit_passing_fires_time_limit_automations(admin_actor, fo
         )
     )
     assert levels == {"warning", "overdue"}
+
+
+def test_deliveries_are_linked_to_the_execution_that_asked_for_them(admin_actor, form):
+    from dajian.runtime.models import Delivery
+
+    publish_automation(
+        admin_actor,
+        form,
+        "hook",
+        {
+            "trigger": {"type": "record_created"},
+            "actions": [{"type": "webhook", "url": "https://hooks.example.com/in"}],
+        },
+    )
+    record = _create(admin_actor)
+    drain_outbox()
+    delivery = Delivery.objects.get()
+    execution = ActionExecution.objects.get()
+    assert delivery.execution_id == execution.pk
+    assert (execution.record_key, execution.result["delivery"]) == (record.pk, delivery.message_id)

@@ -44,6 +44,7 @@ from dajian.runtime.automations.context import (
 from dajian.runtime.models import (
     ActionExecution,
     AutomationRun,
+    Delivery,
     ExecutionStatus,
     OutboxEvent,
     Record,
@@ -336,6 +337,24 @@ def _write_executions(
             changed,
             ["run", "status", "attempts", "result", "error", "finished_at", "next_attempt_at"],
         )
+    _link_deliveries([*new, *changed])
+
+
+def _link_deliveries(rows: list[ActionExecution]) -> None:
+    """Point the deliveries an action asked for (``result["delivery"]``, a message id)
+    at its execution, so the delivery log shows which automation sent what (two
+    queries, none when the action sent nothing)."""
+    by_message = {
+        row.result["delivery"]: row.pk
+        for row in rows
+        if row.pk is not None and isinstance(row.result.get("delivery"), str)
+    }
+    if not by_message:
+        return
+    deliveries = list(Delivery.objects.filter(message_id__in=list(by_message)))
+    for delivery in deliveries:
+        delivery.execution_id = by_message[delivery.message_id]
+    Delivery.objects.bulk_update(deliveries, ["execution"])
 
 
 def _finish(run: AutomationRun, now: dt.datetime, message: str = "", failed: bool = False) -> None:
