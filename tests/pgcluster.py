@@ -205,6 +205,9 @@ def start_cluster() -> Cluster:
                 "-E",
                 "UTF8",
                 "--locale=C",
+                # character classes of UTF-8 (collation stays C): pg_trgm then reads
+                # Chinese characters as word characters, as production databases do
+                "--lc-ctype=C.UTF-8",
                 "--no-sync",
             ],
         )

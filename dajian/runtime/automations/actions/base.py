@@ -66,7 +66,7 @@ class ActionType:
 
     type: ClassVar[str] = ""
     label: ClassVar[Mapping[str, str]] = {}
-    # JSON Schema (2020-12) of the spec, without "type" (the engine adds it).
+    # JSON Schema (2020-12) of the whole spec, "type": {"const": <type>} included.
     schema: ClassVar[Mapping[str, Any]] = {"type": "object"}
     # True when the action writes records: those writes run one automation level deeper.
     writes_records: ClassVar[bool] = False
