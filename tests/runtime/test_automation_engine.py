@@ -356,3 +356,30 @@ def test_deliveries_are_linked_to_the_execution_that_asked_for_them(admin_actor,
     execution = ActionExecution.objects.get()
     assert delivery.execution_id == execution.pk
     assert (execution.record_key, execution.result["delivery"]) == (record.pk, delivery.message_id)
+
+
+def test_a_broken_automation_is_logged_and_does_not_block_the_others(
+    admin_actor, form, monkeypatch
+):
+    for key in ("broken", "fine"):
+        publish_automation(
+            admin_actor,
+            form,
+            key,
+            {"trigger": {"type": "record_created"}, "actions": [{"type": "test_probe"}]},
+        )
+    original = engine.start_run
+
+    def start_run(automation, *args, **kwargs):
+        if automation.key == "broken":
+            raise KeyError("missing piece")
+        return original(automation, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "start_run", start_run)
+    record = _create(admin_actor)
+    drain_outbox()
+    assert CALLS == [(record.pk, 0, 1)]
+    assert not OutboxEvent.objects.filter(processed_at__isnull=True).exists()
+    runs = dict(AutomationRun.objects.values_list("automation__key", "status"))
+    assert runs == {"broken": RunStatus.FAILED, "fine": RunStatus.SUCCEEDED}
+    assert "missing piece" in AutomationRun.objects.get(automation__key="broken").message

@@ -184,6 +184,33 @@ def start_run(
     return firing, run
 
 
+def record_failure(
+    automation: LoadedAutomation,
+    trigger_key: str,
+    depth: int,
+    event: OutboxEvent | None,
+    exc: Exception,
+) -> AutomationRun:
+    """Log a firing that broke before its actions could run (a bug, or metadata the
+    runtime cannot use any more) as a failed run with the error."""
+    now = timezone.now()
+    run, _created = AutomationRun.objects.update_or_create(
+        automation_id=automation.metadata_id,
+        trigger_key=trigger_key,
+        defaults={
+            "workspace_id": automation.workspace_id,
+            "version_id": automation.version_id,
+            "trigger": automation.trigger["type"],
+            "event": event,
+            "depth": depth,
+            "status": RunStatus.FAILED,
+            "message": f"{type(exc).__name__}: {exc}"[:4000],
+            "finished_at": now,
+        },
+    )
+    return run
+
+
 def process_batch(firing: Firing, records: Sequence[Record], count: bool = True) -> None:
     """Evaluate the condition on ``records`` (loaded with their rollups) and run every
     action not yet done on those that pass. Call inside a transaction. ``count=False``
@@ -489,6 +516,7 @@ __all__ = [
     "process_batch",
     "published_automations",
     "record_batches",
+    "record_failure",
     "retry_failed_actions",
     "run_in_batches",
     "run_records",

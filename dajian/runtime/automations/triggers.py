@@ -19,14 +19,19 @@ trigger                fires on
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
+
+from django.db import DatabaseError, transaction
 
 from dajian.builder.filters import compile_filter
 from dajian.runtime.automations import engine
 from dajian.runtime.automations.activation import with_rollup_values
 from dajian.runtime.models import ApprovalRequest, OutboxEvent, Record
 from dajian.runtime.policies import definition_of
+
+logger = logging.getLogger(__name__)
 
 TOPIC_TRIGGERS: dict[str, tuple[str, ...]] = {
     "record.created": ("record_created", "stage_entered"),
@@ -106,8 +111,15 @@ def on_event(event: OutboxEvent) -> None:
             continue
         if automation.definition.get("filter") and not _in_filter(automation, definition, record):
             continue
-        firing, _ = engine.start_run(
-            automation, automation.trigger["type"], f"event:{event.pk}", depth, event
-        )
-        if firing is not None:
-            engine.run_records(firing, [record])
+        try:
+            with transaction.atomic():
+                firing, _ = engine.start_run(
+                    automation, automation.trigger["type"], f"event:{event.pk}", depth, event
+                )
+                if firing is not None:
+                    engine.run_records(firing, [record])
+        except DatabaseError:
+            raise  # the event stays pending and is handed out again
+        except Exception as exc:  # a broken automation must not block the event's others
+            logger.exception("automation %s failed on event %s", automation.key, event.pk)
+            engine.record_failure(automation, f"event:{event.pk}", depth, event, exc)
