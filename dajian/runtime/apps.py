@@ -11,11 +11,10 @@ class RuntimeConfig(AppConfig):
     def ready(self) -> None:
         from dajian.builder.models import MetadataKind
         from dajian.builder.services import publish_hooks
-        from dajian.runtime import outbox
-        from dajian.runtime.automations import actions, checks, schedules, triggers
         from dajian.platform import demo_hooks
-        from dajian.runtime import timers
+        from dajian.runtime import outbox, timers
         from dajian.runtime.approvals import timers as approval_timers  # noqa: F401
+        from dajian.runtime.automations import actions, checks, schedules, triggers
         from dajian.runtime.demo import install_demo_app
         from dajian.runtime.services.indexes import ensure_record_indexes
         from dajian.runtime.stages import timers as stage_timers  # noqa: F401

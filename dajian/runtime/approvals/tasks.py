@@ -16,10 +16,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import cast
 
-from django.contrib.contenttypes.models import ContentType
-from django.db import connection
 from django.db.models import F, Q, QuerySet
 
+from dajian.runtime.inbox.rows import insert_tasks
 from dajian.runtime.models import ApprovalTask, Task, TaskKind, TaskStatus, Timer
 from dajian.runtime.timers import schedule_timers
 
@@ -53,30 +52,7 @@ def create_tasks(tasks: Sequence[ApprovalTask], with_timers: bool = True) -> lis
     SLA timers in a third; returns them with ids."""
     if not tasks:
         return []
-    ctype = ContentType.objects.get_for_model(ApprovalTask, for_concrete_model=False)
-    parents = [
-        Task(
-            workspace_id=t.workspace_id,
-            assignee_id=t.assignee_id,
-            kind=TaskKind.APPROVAL,
-            status=TaskStatus.OPEN,
-            title=t.title,
-            record_id=t.record_id,
-            created_at=t.created_at,
-            due_at=t.due_at,
-            polymorphic_ctype=ctype,
-        )
-        for t in tasks
-    ]
-    task_rows().bulk_create(parents)
-    for task, parent in zip(tasks, parents, strict=True):
-        task.pk = task.task_ptr_id = parent.pk  # type: ignore[attr-defined]
-        task.id = parent.pk
-        task.polymorphic_ctype_id = ctype.pk
-        task.kind = TaskKind.APPROVAL
-        task.status = TaskStatus.OPEN
-        task._state.adding = False
-    _insert_children(tasks)
+    insert_tasks(ApprovalTask, TaskKind.APPROVAL, tasks)
     if with_timers:
         schedule_timers(
             Timer(
@@ -90,22 +66,6 @@ def create_tasks(tasks: Sequence[ApprovalTask], with_timers: bool = True) -> lis
             if t.due_at is not None
         )
     return list(tasks)
-
-
-def _insert_children(tasks: Sequence[ApprovalTask]) -> None:
-    fields = ApprovalTask._meta.local_concrete_fields
-    quote = connection.ops.quote_name
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = "INSERT INTO {} ({}) VALUES {}".format(
-        quote(str(ApprovalTask._meta.db_table)),
-        ", ".join(quote(str(f.column)) for f in fields),
-        ", ".join([row] * len(tasks)),
-    )
-    params = [
-        f.get_db_prep_save(getattr(task, f.attname), connection) for task in tasks for f in fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 def close_task(

@@ -23,9 +23,9 @@ from dajian.platform.errors import DajianError, ErrorDetail, not_found, permissi
 from dajian.platform.i18n import localize
 from dajian.platform.permissions import Action
 from dajian.platform.sql import insert_row
+from dajian.runtime.automations.context import current_depth
 from dajian.runtime.dedupe import DedupeKey, dedupe_keys
 from dajian.runtime.errors import RecordErrorCode, message
-from dajian.runtime.automations.context import current_depth
 from dajian.runtime.models import OutboxEvent, Record, RecordDedupeKey
 from dajian.runtime.policies import definition_of, policy_for
 from dajian.runtime.services.indexes import index_name

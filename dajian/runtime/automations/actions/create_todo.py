@@ -18,14 +18,10 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
-from django.db import connection
-
 from dajian.builder.metadata.checks_workflow import check_duration, duplicates
 from dajian.platform import calendars
 from dajian.platform.durations import Duration
 from dajian.platform.errors import ErrorDetail
-from dajian.runtime.approvals.tasks import task_rows
 from dajian.runtime.automations.actions import action
 from dajian.runtime.automations.actions.base import ActionType, CheckContext
 from dajian.runtime.automations.actions.notify import (
@@ -36,10 +32,10 @@ from dajian.runtime.automations.actions.notify import (
 )
 from dajian.runtime.automations.context import Outcome, RunContext, Target
 from dajian.runtime.automations.templates import check_template, render
-from dajian.runtime.models import Task, TaskKind, TaskStatus, TodoTask
+from dajian.runtime.inbox.rows import insert_tasks
+from dajian.runtime.models import TaskKind, TaskStatus, TodoTask
 
 # Rows per INSERT of to-do children (5 parameters each): well under SQLite's limit.
-CHUNK = 500
 
 DURATION_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -141,44 +137,5 @@ def _due_at(ctx: RunContext) -> dt.datetime | None:
 
 
 def create_todos(tasks: Sequence[TodoTask]) -> None:
-    """Insert ``tasks`` (unsaved) in two statements per :data:`CHUNK`; sets their ids."""
-    if not tasks:
-        return
-    ctype = ContentType.objects.get_for_model(TodoTask, for_concrete_model=False)
-    parents = [
-        Task(
-            workspace_id=t.workspace_id,
-            assignee_id=t.assignee_id,
-            kind=TaskKind.TODO,
-            status=TaskStatus.OPEN,
-            title=t.title,
-            record_id=t.record_id,
-            created_at=t.created_at,
-            due_at=t.due_at,
-            polymorphic_ctype=ctype,
-        )
-        for t in tasks
-    ]
-    task_rows().bulk_create(parents)
-    for task, parent in zip(tasks, parents, strict=True):
-        task.pk = task.id = task.task_ptr_id = parent.pk  # type: ignore[attr-defined]
-        task.polymorphic_ctype_id = ctype.pk
-        task._state.adding = False
-    for start in range(0, len(tasks), CHUNK):
-        _insert_children(tasks[start : start + CHUNK])
-
-
-def _insert_children(tasks: Sequence[TodoTask]) -> None:
-    fields = TodoTask._meta.local_concrete_fields
-    quote = connection.ops.quote_name
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = "INSERT INTO {} ({}) VALUES {}".format(
-        quote(str(TodoTask._meta.db_table)),
-        ", ".join(quote(str(f.column)) for f in fields),
-        ", ".join([row] * len(tasks)),
-    )
-    params = [
-        f.get_db_prep_save(getattr(task, f.attname), connection) for task in tasks for f in fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    """Insert ``tasks`` (unsaved) in bulk; sets their ids."""
+    insert_tasks(TodoTask, TaskKind.TODO, tasks)
