@@ -338,23 +338,7 @@ def save_approval_chain(
     the app (created on first save); the chain's form is the document's ``form``. With
     ``publish`` the draft is also published. Raises :class:`DajianError` with every
     problem; designers only."""
-    require_designer(actor)
-    app = get_app(actor, app_key)
-    if not isinstance(key, str) or not KEY.fullmatch(key):
-        raise DajianError.single(
-            "INVALID_FORMAT", "A chain key is lower case letters, digits and _ (max 63).", "key"
-        )
-    meta = _lock(app, MetadataKind.APPROVAL_CHAIN, key)
-    errors = _check_chain(actor, app, definition, meta)
-    if errors:
-        raise DajianError(errors)
-    form = _published_form(app, definition["form"], "form")
-    meta = meta or _lock_or_create(actor, app, MetadataKind.APPROVAL_CHAIN, key, form)
-    events: list[tuple[str, dict | None]] = [("saved", _store_draft(actor, meta, form, definition))]
-    if publish:
-        events.append(("published", _publish(actor, meta)[1]))
-    _audit(actor, meta, events)
-    return meta
+    return _save_keyed(actor, MetadataKind.APPROVAL_CHAIN, app_key, key, definition, publish)
 
 
 @transaction.atomic
@@ -365,20 +349,30 @@ def save_automation(
     (created on first save); its form is the document's ``form``. With ``publish`` the
     draft is also published (and its schedule, if any, installed). Raises
     :class:`DajianError` with every problem; designers only."""
+    return _save_keyed(actor, MetadataKind.AUTOMATION, app_key, key, definition, publish)
+
+
+def _save_keyed(
+    actor: Actor, kind: MetadataKind, app_key: str, key: str, definition: Any, publish: bool
+) -> Metadata:
+    """Save (and maybe publish) a chain or an automation: documents with their own key
+    whose form is the document's ``form``."""
     require_designer(actor)
     app = get_app(actor, app_key)
     if not isinstance(key, str) or not KEY.fullmatch(key):
+        what = _WHAT[kind]
         raise DajianError.single(
-            "INVALID_FORMAT",
-            "An automation key is lower case letters, digits and _ (max 63).",
-            "key",
+            "INVALID_FORMAT", f"{what} keys are lower case letters, digits and _ (max 63).", "key"
         )
-    meta = _lock(app, MetadataKind.AUTOMATION, key)
-    errors = _check_automation(actor, app, definition, meta)
+    meta = _lock(app, kind, key)
+    if kind == MetadataKind.AUTOMATION:
+        errors = _check_automation(actor, app, definition, meta)
+    else:
+        errors = _check_chain(actor, app, definition, meta)
     if errors:
         raise DajianError(errors)
     form = _published_form(app, definition["form"], "form")
-    meta = meta or _lock_or_create(actor, app, MetadataKind.AUTOMATION, key, form)
+    meta = meta or _lock_or_create(actor, app, kind, key, form)
     events: list[tuple[str, dict | None]] = [("saved", _store_draft(actor, meta, form, definition))]
     if publish:
         events.append(("published", _publish(actor, meta)[1]))

@@ -410,26 +410,25 @@ def run_records(firing: Firing, records: Iterable[Record]) -> AutomationRun | No
 
 
 def record_batches(
-    automation: LoadedAutomation, definition: FormDefinition, condition: Q, batch_size: int
+    automation: LoadedAutomation, definition: FormDefinition, records: Any, batch_size: int
 ) -> Iterable[list[Record]]:
-    """Records of the automation's form matching ``condition``, a batch at a time in id
-    order (keyset pagination: each batch is one query, nothing else is held)."""
-    base = Record.objects.filter(
-        workspace_id=automation.workspace_id, form_id=automation.form.pk
-    ).filter(condition)
+    """``records`` (a queryset of the automation's form) a batch at a time in id order,
+    with their rollups: keyset pagination, each batch one query, nothing else held."""
     last = 0
     while True:
-        batch = list(
-            with_rollup_values(base.filter(pk__gt=last), automation.form, definition).order_by(
-                "pk"
-            )[:batch_size]
-        )
+        page = with_rollup_values(records.filter(pk__gt=last), automation.form, definition)
+        batch = list(page.order_by("pk")[:batch_size])
         if not batch:
             return
         yield batch
         last = batch[-1].pk
         if len(batch) < batch_size:
             return
+
+
+def form_records(automation: LoadedAutomation) -> Any:
+    """Every record of the automation's form (in its workspace)."""
+    return Record.objects.filter(workspace_id=automation.workspace_id, form_id=automation.form.pk)
 
 
 def run_in_batches(firing: Firing, batches: Iterable[list[Record]]) -> AutomationRun:
@@ -512,6 +511,7 @@ def _recount(run: AutomationRun) -> None:
 __all__ = [
     "Firing",
     "finish",
+    "form_records",
     "load_automation",
     "process_batch",
     "published_automations",

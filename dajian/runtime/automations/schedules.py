@@ -34,9 +34,8 @@ from dajian.builder.filters import compile_filter
 from dajian.builder.models import Metadata, MetadataKind
 from dajian.platform.models import Workspace
 from dajian.runtime.automations import engine
-from dajian.runtime.automations.activation import with_rollup_values
 from dajian.runtime.automations.context import LoadedAutomation, Target
-from dajian.runtime.models import ActionExecution, AutomationRun, ExecutionStatus, Record
+from dajian.runtime.models import ActionExecution, AutomationRun, ExecutionStatus
 from dajian.runtime.policies import definition_of
 
 logger = logging.getLogger(__name__)
@@ -124,8 +123,9 @@ def run_scan(
     firing, run = engine.start_run(automation, trigger, trigger_key, now=now)
     if firing is None:
         return run
-    condition = compile_filter(firing.definition, automation.definition.get("filter"))
-    batches = engine.record_batches(automation, firing.definition, condition, _batch_size())
+    condition = compile_filter(firing.definition, automation.definition.get("filter"), now=now)
+    records = engine.form_records(automation).filter(condition)
+    batches = engine.record_batches(automation, firing.definition, records, _batch_size())
     return engine.run_in_batches(firing, batches)
 
 
@@ -178,7 +178,7 @@ def _due_condition(automation: LoadedAutomation, now: dt.datetime) -> Q:
         value: str = local.date().isoformat()
     else:
         value = moment.isoformat()
-    return compile_filter(definition, {"field": key, "op": "lte", "value": value})
+    return compile_filter(definition, {"field": key, "op": "lte", "value": value}, now=now)
 
 
 def _time_zone(automation: LoadedAutomation) -> str:
@@ -204,10 +204,10 @@ def run_date_trigger(
     condition = (
         _due_condition(automation, now)
         & Q(**{"_date_key__isnull": False})
-        & compile_filter(definition, automation.definition.get("filter"))
+        & compile_filter(definition, automation.definition.get("filter"), now=now)
     )
     base = (
-        Record.objects.filter(workspace_id=automation.workspace_id, form_id=automation.form.pk)
+        engine.form_records(automation)
         .annotate(
             _date_key=Concat(Value("date:"), _date_value(automation), output_field=TextField())
         )
@@ -226,22 +226,8 @@ def run_date_trigger(
         return str(target.record._date_key)  # type: ignore[attr-defined]
 
     firing.key_of = key_of
-    size = _batch_size()
-
-    def batches() -> Any:
-        last = 0
-        while True:
-            batch = list(
-                with_rollup_values(base.filter(pk__gt=last), automation.form, definition).order_by(
-                    "pk"
-                )[:size]
-            )
-            if not batch:
-                return
-            yield batch
-            last = batch[-1].pk
-
-    run = engine.run_in_batches(firing, batches())
+    batches = engine.record_batches(automation, definition, base, _batch_size())
+    run = engine.run_in_batches(firing, batches)
     if run.records_matched == 0 and trigger_key is None:
         run.delete()  # the condition held for none of them: nothing to log every scan
         return None
