@@ -173,6 +173,18 @@ def test_disabled_or_event_automations_have_no_beat_entry(gql, admin, form):
         ),
         ({"trigger": {"type": "stage_entered"}}, ("trigger.type", "NO_WORKFLOW")),
         ({"form": "nothing"}, ("form", "UNKNOWN_FORM")),
+        (
+            {"actions": [{"type": "webhook", "url": "ftp://hooks.example.com/in"}]},
+            ("actions.0.url", "INVALID_URL"),
+        ),
+        (
+            {"actions": [{"type": "webhook", "url": "http://10.1.2.3/hook"}]},
+            ("actions.0.url", "PRIVATE_ADDRESS"),
+        ),
+        (
+            {"actions": [{"type": "webhook", "url": "http://127.0.0.1:9000/hook"}]},
+            ("actions.0.url", "PRIVATE_ADDRESS"),
+        ),
     ],
 )
 def test_bad_documents_are_refused_with_a_typed_error(gql, admin, form, change, expected):
@@ -207,3 +219,14 @@ def test_only_designers_save(gql, workspace, form):
     rep = make_user(workspace=workspace, username="rep")
     data = gql(SAVE, {"input": {"app": "sales", "key": "x", "definition": daily()}}, as_user=rep)
     assert data["data"]["saveAutomation"]["errors"][0]["code"] == "PERMISSION_DENIED"
+
+
+def test_an_allow_listed_private_webhook_is_accepted(gql, admin, form, workspace):
+    from dajian.runtime.deliveries.signing import webhook_settings
+
+    hook = {"actions": [{"type": "webhook", "url": "http://127.0.0.1:9000/hook"}]}
+    assert save(gql, admin, daily(**hook))["errors"][0]["code"] == "PRIVATE_ADDRESS"
+    settings_row = webhook_settings(workspace)
+    settings_row.allowlist = ["127.0.0.1"]
+    settings_row.save()
+    assert save(gql, admin, daily(**hook))["errors"] == []

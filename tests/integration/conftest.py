@@ -258,12 +258,10 @@ def _celery_worker_session(
     db_url = database_url(connections["default"].settings_dict)
     log_path = tmp_path_factory.mktemp("celery") / "worker.log"
     worker = start_worker(redis_url, db_url, log_path)
-    previous = _use_broker(redis_url)
     try:
         yield worker
     finally:
         _stop(worker.process)
-        _restore_broker(previous)
 
 
 @dataclass
@@ -314,9 +312,22 @@ def worker_factory(
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db: None, _celery_worker_session: CeleryWorker):
+def celery_worker_process(
+    transactional_db: None, _celery_worker_session: CeleryWorker
+) -> Iterator[CeleryWorker]:
     """A running worker (one per session) consuming this process's tasks; the test runs
-    transactionally so that the worker sees what it commits."""
+    transactionally so that the worker sees what it commits. Only during such a test do
+    this process's tasks go to the worker: other tests' commits must not hand it work
+    that would race with them (or with the database flush after them). At the end the
+    fixture waits until the worker has no outbox event left to process."""
+    from dajian.runtime.models import OutboxEvent
+
     if _celery_worker_session.process.poll() is not None:
         pytest.fail(f"the Celery worker has died:\n{_celery_worker_session.log()}", False)
-    return _celery_worker_session
+    previous = _use_broker(_celery_worker_session.broker_url)
+    try:
+        yield _celery_worker_session
+    finally:
+        _restore_broker(previous)
+        wait_until(lambda: not OutboxEvent.objects.filter(processed_at__isnull=True).exists(), 20)
+        time.sleep(0.3)  # the last task's transaction ends after its event is marked
