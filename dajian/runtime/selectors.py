@@ -74,8 +74,11 @@ def visible_data(record: Record, definition: FormDefinition, policy: FormPolicy)
     return out
 
 
-def with_rollups(qs: QuerySet[Record], form: Form, definition: FormDefinition) -> QuerySet[Record]:
-    """Annotate every rollup field of ``definition`` (one correlated subquery each)."""
+def with_rollups(
+    qs: QuerySet[Record], form: Form, definition: FormDefinition, now: Any = None
+) -> QuerySet[Record]:
+    """Annotate every rollup field of ``definition`` (one correlated subquery each);
+    time windows end at ``now`` (default: the current time)."""
     rollups = {k: t for k, t in definition.field_types.items() if t.type == "rollup"}
     if not rollups:
         return qs
@@ -86,7 +89,7 @@ def with_rollups(qs: QuerySet[Record], form: Form, definition: FormDefinition) -
             app_id=form.app_id, key__in=sources
         )
     }
-    now = timezone.now()
+    now = now or timezone.now()
     annotations = {}
     for key, field_type in rollups.items():
         source = forms.get(field_type.definition["source"]["form"])

@@ -210,3 +210,27 @@ def test_a_date_trigger_on_a_system_field(admin_actor, form):
     )
     assert schedules.scan_date_triggers(local(2026, 11, 21, 9, 0)) == 0
     assert schedules.scan_date_triggers(local(2026, 11, 23, 9, 0)) == 1
+
+
+@pytest.mark.parametrize(
+    ("time_zone", "expected"), [("Asia/Shanghai", 1), ("America/Los_Angeles", 0)]
+)
+def test_relative_dates_are_the_workspaces_calendar_days(
+    admin_actor, form, workspace, time_zone, expected
+):
+    workspace.time_zone = time_zone
+    workspace.save(update_fields=["time_zone"])
+    create_record(admin_actor, "sales", "customer", {"name": "due", "renewal_on": "2026-12-01"})
+    meta = publish_automation(
+        admin_actor,
+        form,
+        "due_today",
+        {
+            "trigger": {"type": "schedule", "cron": "0 * * * *"},
+            "filter": {"field": "renewal_on", "op": "lte", "value": {"ago": {"days": 0}}},
+            "actions": [NOTIFY],
+        },
+    )
+    # 02:00 on 1 December in Shanghai is still 30 November in Los Angeles
+    run = schedules.run_scheduled(meta.pk, now=local(2026, 12, 1, 2, 0, 5))
+    assert run.records_matched == expected

@@ -9,7 +9,7 @@ over the source records whose relation holds the outer record's id, optionally f
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +42,7 @@ from dajian.builder.fields.relation import RelationField
 from dajian.platform.errors import DajianError, ErrorDetail
 
 FUNCTIONS = ("count", "sum", "avg", "min", "max", "latest")
+PERIODS = ("month",)
 _PARENT = "_rollup_parent"
 
 
@@ -63,16 +64,18 @@ class RollupField(FieldType):
     ``value_field`` (a source field; required except for count, where it counts the
     records that have a value; numeric for sum/avg), ``filter`` (structured filter on
     the source records), ``window: {"field": "created_at" or a date/datetime source
-    field, "days": 1..3650}`` (the last ``days`` days up to now). ``latest`` is the value
-    of the most recent record (by ``created_at``) that has one. Empty sets give 0 for
-    count and sum, null otherwise.
+    field, "days": 1..3650}`` (the last ``days`` days up to now) or ``window: {"field",
+    "period": "month"}`` (this calendar month: from 00:00 of its first day in the current
+    time zone up to now). ``latest`` is the value of the most recent record (by
+    ``created_at``) that has one. Empty sets give 0 for count and sum, null otherwise.
 
     Read it with :meth:`annotation`. Flags are off for filtering and sorting because the
     query must carry the annotation first; :attr:`alias`, :meth:`filter_q` and
     :meth:`sort_expression` work on a queryset annotated as ``{alias: annotation(...)}``.
     Definition codes: ``REQUIRED`` (value_field), ``ROLLUP_INVALID_SOURCE``,
     ``UNKNOWN_REFERENCE``, ``ROLLUP_NOT_NUMERIC``, ``ROLLUP_NOT_COMPARABLE``,
-    ``ROLLUP_INVALID_WINDOW`` and the filter's own codes.
+    ``ROLLUP_INVALID_WINDOW`` (a window field that is not a date, or both ``days`` and
+    ``period``) and the filter's own codes.
     """
 
     type = "rollup"
@@ -98,12 +101,15 @@ class RollupField(FieldType):
             "filter": {"type": "object"},
             "window": {
                 "type": "object",
-                "required": ["days"],
                 "additionalProperties": False,
                 "properties": {
                     "field": {"$ref": "#/$defs/key"},
                     "days": {"type": "integer", "minimum": 1, "maximum": 3650},
+                    "period": {"enum": list(PERIODS)},
                 },
+                # days, unless the window is a calendar period (both: check_definition)
+                "if": {"not": {"required": ["period"]}},
+                "then": {"required": ["days"]},
             },
         },
     }
@@ -130,18 +136,28 @@ class RollupField(FieldType):
         """Checks that need only this form; :meth:`check_source` checks the rest (the
         source form belongs to the app, which the caller has)."""
         path = definition_path(form_definition, self.key)
+        errors = []
+        if self.window and "days" in self.window and "period" in self.window:
+            errors.append(
+                ErrorDetail(
+                    code="ROLLUP_INVALID_WINDOW",
+                    message="A window is the last N days or a calendar period, not both.",
+                    field="fields",
+                    path=f"{path}.window.period",
+                )
+            )
         if self.function != "count" and not self.value_field:
-            return [
+            errors.append(
                 ErrorDetail(
                     code="REQUIRED",
                     message=f"{self.function} needs a value_field.",
                     field="fields",
                     path=f"{path}.value_field",
                 )
-            ]
-        if self.source["form"] == form_definition.get("key"):
-            return self.check_source(form_definition, form_definition)
-        return []
+            )
+        elif self.source["form"] == form_definition.get("key"):
+            errors.extend(self.check_source(form_definition, form_definition))
+        return errors
 
     def check_source(
         self, form_definition: Mapping[str, Any], source_definition: Mapping[str, Any]
@@ -263,17 +279,22 @@ class RollupField(FieldType):
 
     def _window_q(self, source_fields: Mapping[str, Mapping[str, Any]], now: datetime) -> Q:
         assert self.window is not None
-        days = int(self.window["days"])
         kind = _window_kind(self.window, source_fields)
         key = self.window.get("field", "created_at")
+        today = timezone.localtime(now).date()
+        if "period" in self.window:  # "month": the only period
+            first_day = today.replace(day=1)
+            since = timezone.make_aware(datetime.combine(first_day, time.min))
+        else:
+            days = int(self.window["days"])
+            first_day, since = today - timedelta(days=days), now - timedelta(days=days)
         if kind == "created_at":
-            return Q(created_at__gte=now - timedelta(days=days), created_at__lte=now)
+            return Q(created_at__gte=since, created_at__lte=now)
         field_type = registry.build(source_fields[key])
         if kind == "date":
-            today = timezone.localtime(now).date()
-            low, high = (today - timedelta(days=days)).isoformat(), today.isoformat()
+            low, high = first_day.isoformat(), today.isoformat()
         else:
-            low, high = (now - timedelta(days=days)).isoformat(), now.isoformat()
+            low, high = since.isoformat(), now.isoformat()
         after = field_type.filter_q("gte", field_type.filter_value("gte", low))
         return after & field_type.filter_q("lte", field_type.filter_value("lte", high))
 

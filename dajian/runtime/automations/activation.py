@@ -24,8 +24,11 @@ from dajian.runtime.selectors import ROLLUP_PREFIX, with_rollups
 from dajian.runtime.validation import record_activation
 
 
-def with_rollup_values(qs: QuerySet[Record], form: Form, definition: FormDefinition) -> Any:
-    return with_rollups(qs, form, definition)
+def with_rollup_values(
+    qs: QuerySet[Record], form: Form, definition: FormDefinition, now: dt.datetime | None = None
+) -> Any:
+    """``qs`` with the rollups of ``definition`` as of ``now``."""
+    return with_rollups(qs, form, definition, now)
 
 
 def _rollup_values(record: Record, definition: FormDefinition) -> dict[str, Any]:
@@ -82,6 +85,7 @@ def _related(
             ),
             target_form,
             target_def,
+            now,
         )
         for row in rows:
             variables = record_activation(actor, target_def, row, now)

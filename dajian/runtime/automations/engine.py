@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import zoneinfo
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +106,15 @@ def load_automation(metadata_id: int) -> LoadedAutomation | None:
 
 
 # --- running -----------------------------------------------------------------------------
+
+
+@contextmanager
+def workspace_time(workspace_id: int) -> Iterator[None]:
+    """Run in the workspace's time zone: "this month", date windows and relative dates
+    of filters and rollups are the workspace's calendar days, not the server's."""
+    name = Workspace.objects.values_list("time_zone", flat=True).get(pk=workspace_id)
+    with timezone.override(zoneinfo.ZoneInfo(name)):
+        yield
 
 
 @dataclass
@@ -410,13 +421,18 @@ def run_records(firing: Firing, records: Iterable[Record]) -> AutomationRun | No
 
 
 def record_batches(
-    automation: LoadedAutomation, definition: FormDefinition, records: Any, batch_size: int
+    automation: LoadedAutomation,
+    definition: FormDefinition,
+    records: Any,
+    batch_size: int,
+    now: dt.datetime | None = None,
 ) -> Iterable[list[Record]]:
     """``records`` (a queryset of the automation's form) a batch at a time in id order,
-    with their rollups: keyset pagination, each batch one query, nothing else held."""
+    with their rollups as of ``now``: keyset pagination, each batch one query, nothing
+    else held."""
     last = 0
     while True:
-        page = with_rollup_values(records.filter(pk__gt=last), automation.form, definition)
+        page = with_rollup_values(records.filter(pk__gt=last), automation.form, definition, now)
         batch = list(page.order_by("pk")[:batch_size])
         if not batch:
             return
@@ -521,4 +537,5 @@ __all__ = [
     "run_in_batches",
     "run_records",
     "start_run",
+    "workspace_time",
 ]

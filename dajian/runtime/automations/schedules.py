@@ -125,7 +125,7 @@ def run_scan(
         return run
     condition = compile_filter(firing.definition, automation.definition.get("filter"), now=now)
     records = engine.form_records(automation).filter(condition)
-    batches = engine.record_batches(automation, firing.definition, records, _batch_size())
+    batches = engine.record_batches(automation, firing.definition, records, _batch_size(), now)
     return engine.run_in_batches(firing, batches)
 
 
@@ -139,15 +139,17 @@ def run_scheduled(automation_id: int, now: dt.datetime | None = None) -> Automat
         pk=automation.workspace_id
     )
     tick = cron_tick(automation.trigger["cron"], time_zone, now)
-    return run_scan(automation, "schedule", f"schedule:{tick.isoformat()}", now)
+    with engine.workspace_time(automation.workspace_id):
+        return run_scan(automation, "schedule", f"schedule:{tick.isoformat()}", now)
 
 
 def run_now(automation: LoadedAutomation, now: dt.datetime | None = None) -> AutomationRun | None:
     """Run a scheduled or date automation at once (an admin's "run now")."""
     now = now or timezone.now()
-    if automation.trigger["type"] == "date":
-        return run_date_trigger(automation, now, f"manual:{now.isoformat()}")
-    return run_scan(automation, "manual", f"manual:{now.isoformat()}", now)
+    with engine.workspace_time(automation.workspace_id):
+        if automation.trigger["type"] == "date":
+            return run_date_trigger(automation, now, f"manual:{now.isoformat()}")
+        return run_scan(automation, "manual", f"manual:{now.isoformat()}", now)
 
 
 # --- date triggers -------------------------------------------------------------------------
@@ -226,7 +228,7 @@ def run_date_trigger(
         return str(target.record._date_key)  # type: ignore[attr-defined]
 
     firing.key_of = key_of
-    batches = engine.record_batches(automation, definition, base, _batch_size())
+    batches = engine.record_batches(automation, definition, base, _batch_size(), now)
     run = engine.run_in_batches(firing, batches)
     if run.records_matched == 0 and trigger_key is None:
         run.delete()  # the condition held for none of them: nothing to log every scan
@@ -247,8 +249,9 @@ def scan_date_triggers(now: dt.datetime | None = None) -> int:
         if automation is None:
             continue
         try:
-            if run_date_trigger(automation, now) is not None:
-                started += 1
+            with engine.workspace_time(automation.workspace_id):
+                if run_date_trigger(automation, now) is not None:
+                    started += 1
         except Exception:  # one broken automation must not stop the others
             logger.exception("date trigger of automation %s failed", automation.key)
     return started

@@ -75,7 +75,8 @@ def _in_filter(automation: Any, definition: Any, record: Record) -> bool:
 
 
 def on_event(event: OutboxEvent) -> None:
-    """Start (and run) every automation this event triggers."""
+    """Start (and run) every automation this event triggers (in the workspace's time
+    zone)."""
     kinds = TOPIC_TRIGGERS.get(event.topic)
     form_id = event.payload.get("form")
     if not kinds or form_id is None:
@@ -87,6 +88,11 @@ def on_event(event: OutboxEvent) -> None:
     ]
     if not candidates:
         return
+    with engine.workspace_time(event.workspace_id):
+        _run_candidates(event, candidates)
+
+
+def _run_candidates(event: OutboxEvent, candidates: list[Any]) -> None:
     form = candidates[0].form
     definition = definition_of(form)
     if definition is None:
