@@ -106,7 +106,8 @@ def test_record_created_runs_the_actions_once(admin_actor, form):
     event = OutboxEvent.objects.get(topic="record.created")
     for automation in engine.published_automations(admin_actor.workspace.pk, form.pk):
         firing, _ = engine.start_run(automation, "record_created", f"event:{event.pk}")
-        engine.run_records(firing, [record])
+        engine.process_batch(firing, [record])
+        engine.finish(firing)
     assert len(CALLS) == 1
     assert ActionExecution.objects.count() == 1
 
@@ -368,17 +369,17 @@ def test_a_broken_automation_is_logged_and_does_not_block_the_others(
             key,
             {"trigger": {"type": "record_created"}, "actions": [{"type": "test_probe"}]},
         )
-    original = engine.start_run
+    original = engine.run_event
 
-    def start_run(automation, *args, **kwargs):
+    def run_event(automation, *args, **kwargs):
         if automation.key == "broken":
             raise KeyError("missing piece")
         return original(automation, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "start_run", start_run)
+    monkeypatch.setattr(engine, "run_event", run_event)
     record = _create(admin_actor)
     drain_outbox()
-    assert CALLS == [(record.pk, 0, 1)]
+    assert [(record.pk, 0, 1)] == CALLS
     assert not OutboxEvent.objects.filter(processed_at__isnull=True).exists()
     runs = dict(AutomationRun.objects.values_list("automation__key", "status"))
     assert runs == {"broken": RunStatus.FAILED, "fine": RunStatus.SUCCEEDED}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -84,17 +85,42 @@ def _published() -> Any:
     )
 
 
-def published_automations(
-    workspace_id: int, form_id: int | None = None, trigger: str | None = None
-) -> list[LoadedAutomation]:
-    """Published, enabled automations (of a form, with a trigger type): one query."""
-    rows = _published().filter(workspace_id=workspace_id)
-    if form_id is not None:
-        rows = rows.filter(form_id=form_id)
-    if trigger is not None:
-        rows = rows.filter(published__definition__trigger__type=trigger)
-    found = [_loaded(meta) for meta in rows.order_by("key")]
-    return [a for a in found if a.definition.get("enabled", True)]
+_VALIDATE_SQL = """
+    SELECT m.id, v.content_hash, fv.content_hash, f.workflow_id
+    FROM builder_metadata m
+    JOIN builder_metadataversion v ON v.id = m.published_id
+    JOIN builder_form f ON f.id = m.form_id
+    LEFT JOIN builder_formversion fv ON fv.id = f.published_id
+    WHERE m.workspace_id = %s AND m.form_id = %s AND m.kind = %s
+    ORDER BY m.key
+"""
+# (workspace, form) → (what the validating query answered, the automations loaded then)
+_by_form: dict[tuple[int, int], tuple[tuple[Any, ...], list[LoadedAutomation]]] = {}
+_by_form_lock = threading.Lock()
+
+
+def published_automations(workspace_id: int, form_id: int) -> list[LoadedAutomation]:
+    """Published, enabled automations of a form. Every event asks, so the answer is
+    cached per process and validated by one small query (the ids of the published
+    versions of the form and of its automations, with their content hashes): a publish
+    elsewhere is seen at once, and an unchanged form costs that query only."""
+    with connection.cursor() as cursor:
+        cursor.execute(_VALIDATE_SQL, [workspace_id, form_id, MetadataKind.AUTOMATION.value])
+        stamp = tuple(tuple(row) for row in cursor.fetchall())
+    key = (workspace_id, form_id)
+    with _by_form_lock:
+        cached = _by_form.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    automations: list[LoadedAutomation] = []
+    if stamp:
+        rows = _published().filter(workspace_id=workspace_id, form_id=form_id).order_by("key")
+        automations = [
+            a for a in (_loaded(meta) for meta in rows) if a.definition.get("enabled", True)
+        ]
+    with _by_form_lock:
+        _by_form[key] = (stamp, automations)
+    return automations
 
 
 def load_automation(metadata_id: int) -> LoadedAutomation | None:
@@ -108,13 +134,17 @@ def load_automation(metadata_id: int) -> LoadedAutomation | None:
 # --- running -----------------------------------------------------------------------------
 
 
+def workspace_of(workspace_id: int) -> Workspace:
+    return Workspace.objects.get(pk=workspace_id)  # type: ignore[no-any-return]
+
+
 @contextmanager
-def workspace_time(workspace_id: int) -> Iterator[None]:
+def workspace_time(workspace_id: int) -> Iterator[Workspace]:
     """Run in the workspace's time zone: "this month", date windows and relative dates
     of filters and rollups are the workspace's calendar days, not the server's."""
-    name = Workspace.objects.values_list("time_zone", flat=True).get(pk=workspace_id)
-    with timezone.override(zoneinfo.ZoneInfo(name)):
-        yield
+    workspace = workspace_of(workspace_id)
+    with timezone.override(zoneinfo.ZoneInfo(workspace.time_zone)):
+        yield workspace
 
 
 @dataclass
@@ -129,6 +159,8 @@ class Firing:
     now: dt.datetime
     # the idempotency key of one target's executions (default: the run's trigger key)
     key_of: Callable[[Target], str] | None = None
+    # a run created just now for an event: no execution of it can exist yet
+    fresh: bool = False
 
     def execution_key(self, target: Target) -> str:
         return self.key_of(target) if self.key_of else self.run.trigger_key
@@ -190,9 +222,53 @@ def start_run(
         except ExpressionError as exc:  # checked at save; guards old documents
             _finish(run, now, f"condition does not compile: {exc.message}", failed=True)
             return None, run
-    workspace = Workspace.objects.get(pk=automation.workspace_id)
+    workspace = workspace_of(automation.workspace_id)
     firing = Firing(automation, run, Actor.system(workspace), definition, condition, now)
     return firing, run
+
+
+def run_event(
+    automation: LoadedAutomation,
+    event: OutboxEvent,
+    actor: Actor,
+    targets: Sequence[Target],
+    depth: int,
+    now: dt.datetime,
+) -> AutomationRun | None:
+    """Run an automation an event triggered on ``targets`` (the event's record, loaded
+    once for all the automations it triggers). The condition is evaluated first: when
+    it holds for no target, nothing is written at all. Runs inside the outbox task's
+    transaction, which holds the event's row lock: no other run of this event can
+    exist, so the run is inserted without looking for one."""
+    trigger_key = f"event:{event.pk}"
+    limit = int(settings.DAJIAN["MAX_AUTOMATION_DEPTH"])
+    if depth > limit:
+        return start_run(automation, automation.trigger["type"], trigger_key, depth, event, now)[1]
+    definition = definition_of(automation.form)
+    source = automation.definition.get("condition")
+    if definition is None:
+        return None
+    condition = compile_expression(source) if source else None
+    probe = Firing(automation, AutomationRun(), actor, definition, condition, now)
+    matched = [t for t in targets if _passes(probe, t)]
+    if not matched:
+        return None
+    run = AutomationRun.objects.create(
+        workspace_id=automation.workspace_id,
+        automation_id=automation.metadata_id,
+        version_id=automation.version_id,
+        trigger=automation.trigger["type"],
+        trigger_key=trigger_key,
+        event=event,
+        depth=depth,
+        started_at=now,
+        records_scanned=len(targets),
+        records_matched=len(matched),
+        message=probe.run.message,
+    )
+    firing = Firing(automation, run, actor, definition, condition, now, fresh=True)
+    act(firing, matched)
+    return finish(firing)
 
 
 def record_failure(
@@ -234,19 +310,30 @@ def process_batch(firing: Firing, records: Sequence[Record], count: bool = True)
     if count:
         run.records_scanned += len(records)
         run.records_matched += len(matched)
+    act(firing, matched)
+
+
+def act(firing: Firing, matched: Sequence[Target]) -> None:
+    """Run every action not yet done on the ``matched`` targets, in order; a target
+    whose action fails does not go on to the next one."""
     if not matched:
         return
+    automation = firing.automation
     keys = {t.record.pk: firing.execution_key(t) for t in matched}
-    existing = {
-        (row.record_key, row.action_index): row
-        for row in ActionExecution.objects.filter(
-            automation_id=automation.metadata_id,
-            record_key__in=list(keys),
-            trigger_key__in=set(keys.values()),
-        )
-        if row.trigger_key == keys.get(row.record_key)
-    }
-    alive = matched
+    existing = (
+        {}
+        if firing.fresh
+        else {
+            (row.record_key, row.action_index): row
+            for row in ActionExecution.objects.filter(
+                automation_id=automation.metadata_id,
+                record_key__in=list(keys),
+                trigger_key__in=set(keys.values()),
+            )
+            if row.trigger_key == keys.get(row.record_key)
+        }
+    )
+    alive = list(matched)
     max_attempts = int(
         automation.definition.get("retry", {}).get(
             "max_attempts", settings.DAJIAN["ACTION_MAX_ATTEMPTS"]
@@ -400,24 +487,23 @@ def _finish(run: AutomationRun, now: dt.datetime, message: str = "", failed: boo
     run.finished_at = now
     if message:
         run.message = message
-    run.save()
+    run.save(update_fields=_RESULT_FIELDS)
+
+
+_RESULT_FIELDS = [
+    "status",
+    "finished_at",
+    "message",
+    "records_scanned",
+    "records_matched",
+    "actions_done",
+    "actions_failed",
+]
 
 
 def finish(firing: Firing) -> AutomationRun:
     _finish(firing.run, timezone.now())
     return firing.run
-
-
-def run_records(firing: Firing, records: Iterable[Record]) -> AutomationRun | None:
-    """Process ``records`` as one batch and finish the run (event triggers). A run whose
-    condition held for no record (and hit no error) is not kept: the log shows what
-    automations did, not every write they looked at. Returns the kept run."""
-    process_batch(firing, list(records))
-    run = firing.run
-    if run.records_matched == 0 and not run.message and not run.actions_done:
-        run.delete()
-        return None
-    return finish(firing)
 
 
 def record_batches(
@@ -534,8 +620,8 @@ __all__ = [
     "record_batches",
     "record_failure",
     "retry_failed_actions",
+    "run_event",
     "run_in_batches",
-    "run_records",
     "start_run",
     "workspace_time",
 ]

@@ -24,10 +24,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 
 from dajian.builder.filters import compile_filter
+from dajian.platform.actors import Actor
 from dajian.runtime.automations import engine
-from dajian.runtime.automations.activation import with_rollup_values
+from dajian.runtime.automations.activation import load_targets, with_rollup_values
 from dajian.runtime.models import ApprovalRequest, OutboxEvent, Record
 from dajian.runtime.policies import definition_of
 
@@ -75,8 +77,8 @@ def _in_filter(automation: Any, definition: Any, record: Record) -> bool:
 
 
 def on_event(event: OutboxEvent) -> None:
-    """Start (and run) every automation this event triggers (in the workspace's time
-    zone)."""
+    """Run every automation this event triggers, in the workspace's time zone. The
+    event's record is loaded once (with its rollups and related records) for all."""
     kinds = TOPIC_TRIGGERS.get(event.topic)
     form_id = event.payload.get("form")
     if not kinds or form_id is None:
@@ -88,19 +90,21 @@ def on_event(event: OutboxEvent) -> None:
     ]
     if not candidates:
         return
-    with engine.workspace_time(event.workspace_id):
-        _run_candidates(event, candidates)
+    with engine.workspace_time(event.workspace_id) as workspace:
+        _run_candidates(event, candidates, Actor.system(workspace))
 
 
-def _run_candidates(event: OutboxEvent, candidates: list[Any]) -> None:
+def _run_candidates(event: OutboxEvent, candidates: list[Any], actor: Actor) -> None:
     form = candidates[0].form
     definition = definition_of(form)
     if definition is None:
         return
+    now = timezone.now()
     record = with_rollup_values(
         Record.objects.filter(pk=event.payload.get("record"), workspace_id=event.workspace_id),
         form,
         definition,
+        now,
     ).first()
     if record is None:
         return  # deleted since
@@ -112,18 +116,17 @@ def _run_candidates(event: OutboxEvent, candidates: list[Any]) -> None:
             .first()
         )
     depth = int(event.payload.get("depth", 0))
+    targets = None
     for automation in candidates:
         if not matches(automation.trigger, event, record, extra):
             continue
         if automation.definition.get("filter") and not _in_filter(automation, definition, record):
             continue
+        if targets is None:
+            targets = load_targets(actor, form, definition, [record], now)
         try:
             with transaction.atomic():
-                firing, _ = engine.start_run(
-                    automation, automation.trigger["type"], f"event:{event.pk}", depth, event
-                )
-                if firing is not None:
-                    engine.run_records(firing, [record])
+                engine.run_event(automation, event, actor, targets, depth, now)
         except DatabaseError:
             raise  # the event stays pending and is handed out again
         except Exception as exc:  # a broken automation must not block the event's others
