@@ -1,6 +1,6 @@
-"""R22 on PostgreSQL: the near-duplicate scenario of ``tests/runtime/test_rules_r19_r22.py``
-(imported below, so collected again here) gives the same flags, and ``pg_trgm`` scores
-its notes exactly as the SQLite fallback does.
+"""R22 on PostgreSQL: the near-duplicate scenario of
+``tests/runtime/test_rules_near_duplicate.py`` (imported below, so collected again here)
+gives the same flags, and ``pg_trgm`` scores its notes exactly as the SQLite fallback does.
 
 ``flag_similar_text`` scores in SQL with ``pg_trgm`` where the database counts CJK
 characters as letters (a UTF-8 ``LC_CTYPE``), and in Python elsewhere. The test cluster
@@ -21,21 +21,14 @@ from django.test.utils import CaptureQueriesContext
 from dajian.runtime.automations.actions import flag_similar_text
 from dajian.runtime.automations.actions.flag_similar_text import similarity
 from tests.integration.test_similar_text_pg import cjk_database
-from tests.runtime.test_rules_r19_r22 import (
-    NOTES,
-    create,
-    flagged,
-    follow_ups,
-    notes,
-    notes_app,
-    rep,
-    rep_actor,
-    supervisor,
+from tests.runtime.rules_plugin import notes, notes_app, rep, rep_actor, supervisor
+from tests.runtime.rules_scenarios import NOTES, create, flagged, follow_ups
+from tests.runtime.test_rules_near_duplicate import (
     test_a_new_similarity_threshold_applies_to_the_next_note,
     test_only_the_near_duplicate_note_of_the_same_customer_is_flagged,
 )
 
-# The fixtures and the scenario's tests of the SQLite module, collected again here.
+# The scenario's fixtures and the tests of the SQLite module, collected again here.
 __all__ = [
     "cjk_database",
     "notes",
