@@ -1,4 +1,5 @@
-"""Fast single-row inserts for the hottest write paths (records, audit, outbox).
+"""Fast inserts for the hottest write paths: single rows (records, audit, outbox) and
+many rows at once (automation executions).
 
 Compiling an ORM insert costs ~0.3–0.5 ms of Python per statement, a large share of a
 ``createRecord`` at hundreds of requests per second. :func:`insert_row` renders the
@@ -8,7 +9,8 @@ INSERT once per (model, columns) and adapts values with each field's own
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -41,3 +43,34 @@ def insert_row(model: type[models.Model], values: Mapping[str, Any]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.fetchone()[0])
+
+
+def copy_rows(
+    model: type[models.Model], columns: tuple[str, ...], rows: Iterable[Sequence[Any]]
+) -> int:
+    """Insert many rows of ``model`` (``columns`` are attnames; JSON columns take
+    Python values) in the current transaction: PostgreSQL's COPY, about ten times
+    faster than ``bulk_create`` for thousands of rows; ``bulk_create`` elsewhere.
+    Returns how many rows were written; ids are not returned."""
+    meta = model._meta
+    fields = [next(f for f in meta.concrete_fields if f.attname == name) for name in columns]
+    is_json = [isinstance(f, models.JSONField) for f in fields]
+    if connection.vendor != "postgresql":
+        objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+        model._default_manager.bulk_create(objects, batch_size=500)
+        return len(objects)
+    quote = connection.ops.quote_name
+    sql = "COPY {} ({}) FROM STDIN".format(
+        quote(meta.db_table), ", ".join(quote(str(f.column)) for f in fields)
+    )
+    count = 0
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    json.dumps(value, ensure_ascii=False) if json_column else value
+                    for value, json_column in zip(row, is_json, strict=True)
+                ]
+            )
+            count += 1
+    return count

@@ -85,11 +85,12 @@ class Target:
 
 
 def _readable(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is float:
+        return int(value) if value.is_integer() else value
+    if kind is dict:
         return {k: _readable(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if kind is list:
         return [_readable(v) for v in value]
     return value
 

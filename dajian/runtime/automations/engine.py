@@ -35,6 +35,7 @@ from dajian.builder.models import Metadata, MetadataKind, MetadataVersion
 from dajian.platform.actors import Actor
 from dajian.platform.expressions import CompiledExpression, ExpressionError, compile_expression
 from dajian.platform.models import Workspace
+from dajian.platform.sql import copy_rows
 from dajian.runtime.automations import actions
 from dajian.runtime.automations.activation import load_targets, with_rollup_values
 from dajian.runtime.automations.context import (
@@ -414,71 +415,79 @@ def _write_executions(
     max_attempts: int,
 ) -> None:
     run, now = firing.run, firing.now
-    new, changed = [], []
+    automation_id = firing.automation.metadata_id
+    new: list[tuple[Any, ...]] = []
+    changed: list[ActionExecution] = []
+    sent: dict[tuple[int, str], str] = {}  # (record, trigger key) → delivery message id
     for target, outcome in zip(targets, outcomes, strict=True):
         row = existing.get((target.record.pk, index))
         attempts = (row.attempts + 1) if row is not None else 1
         if outcome.ok:
             status, next_at = ExecutionStatus.DONE, None
+            run.actions_done += 1
         elif outcome.retry and attempts < max_attempts:
             status, next_at = ExecutionStatus.FAILED, now + retry_delay(attempts)
+            run.actions_failed += 1
         else:
             status, next_at = ExecutionStatus.GAVE_UP, None
-        values = {
-            "run": run,
-            "status": status,
-            "attempts": attempts,
-            "result": dict(outcome.result),
-            "error": outcome.error[:4000],
-            "finished_at": now,
-            "next_attempt_at": next_at,
-        }
-        if outcome.ok:
-            run.actions_done += 1
-        else:
             run.actions_failed += 1
+        result, error = dict(outcome.result), outcome.error[:4000]
+        key = keys[target.record.pk]
+        if isinstance(result.get("delivery"), str):
+            sent[(target.record.pk, key)] = result["delivery"]
         if row is None:
             new.append(
-                ActionExecution(
-                    workspace_id=run.workspace_id,
-                    automation_id=firing.automation.metadata_id,
-                    record_key=target.record.pk,
-                    trigger_key=keys[target.record.pk],
-                    action_index=index,
-                    action_type=str(spec.get("type")),
-                    created_at=now,
-                    **values,
-                )
-            )
-        else:
-            for name, value in values.items():
-                setattr(row, name, value)
-            changed.append(row)
+                (run.workspace_id, run.pk, automation_id, target.record.pk, key, index,
+                 str(spec.get("type")), status, attempts, result, error, now, now, next_at)
+            )  # fmt: skip
+            continue
+        row.run, row.status, row.attempts, row.result = run, status, attempts, result
+        row.error, row.finished_at, row.next_attempt_at = error, now, next_at
+        changed.append(row)
     # A concurrent run of the same firing that inserted first makes this batch roll
     # back (IntegrityError): its effects are undone and the other run's stand.
-    ActionExecution.objects.bulk_create(new)
+    copy_rows(ActionExecution, _EXECUTION_COLUMNS, new)
     if changed:
         ActionExecution.objects.bulk_update(
             changed,
             ["run", "status", "attempts", "result", "error", "finished_at", "next_attempt_at"],
         )
-    _link_deliveries([*new, *changed])
+    if sent:
+        _link_deliveries(automation_id, index, sent)
 
 
-def _link_deliveries(rows: list[ActionExecution]) -> None:
+_EXECUTION_COLUMNS = (
+    "workspace_id",
+    "run_id",
+    "automation_id",
+    "record_key",
+    "trigger_key",
+    "action_index",
+    "action_type",
+    "status",
+    "attempts",
+    "result",
+    "error",
+    "created_at",
+    "finished_at",
+    "next_attempt_at",
+)
+
+
+def _link_deliveries(automation_id: int, index: int, sent: Mapping[tuple[int, str], str]) -> None:
     """Point the deliveries an action asked for (``result["delivery"]``, a message id)
-    at its execution, so the delivery log shows which automation sent what (two
+    at their executions, so the delivery log shows which automation sent what (three
     queries, none when the action sent nothing)."""
-    by_message = {
-        row.result["delivery"]: row.pk
-        for row in rows
-        if row.pk is not None and isinstance(row.result.get("delivery"), str)
-    }
-    if not by_message:
-        return
-    deliveries = list(Delivery.objects.filter(message_id__in=list(by_message)))
+    rows = ActionExecution.objects.filter(
+        automation_id=automation_id,
+        action_index=index,
+        record_key__in={record for record, _ in sent},
+        trigger_key__in={key for _, key in sent},
+    ).values_list("pk", "record_key", "trigger_key")
+    execution_of = {sent[(record, key)]: pk for pk, record, key in rows if (record, key) in sent}
+    deliveries = list(Delivery.objects.filter(message_id__in=list(execution_of)))
     for delivery in deliveries:
-        delivery.execution_id = by_message[delivery.message_id]
+        delivery.execution_id = execution_of[delivery.message_id]
     Delivery.objects.bulk_update(deliveries, ["execution"])
 
 
@@ -566,7 +575,7 @@ def retry_failed_actions(now: dt.datetime | None = None, limit: int = 200) -> in
     for pk in due:
         with transaction.atomic():
             row = (
-                ActionExecution.objects.select_for_update(skip_locked=True)
+                ActionExecution.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("run__version", "automation__app", "automation__form__published")
                 .filter(pk=pk, status=ExecutionStatus.FAILED)
                 .first()

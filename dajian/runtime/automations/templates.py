@@ -110,3 +110,17 @@ def render(template: Template, variables: Mapping[str, Any]) -> dict[str, str]:
 def pick(message: Mapping[str, str], locale: str = "zh-CN") -> str:
     """The text of one locale (falling back to any) for channels without locales."""
     return message.get(locale) or message.get("en") or next(iter(message.values()), "")
+
+
+@lru_cache(maxsize=512)
+def _names(source: str) -> frozenset[str]:
+    try:
+        return frozenset(meta.find_undeclared_variables(_env.parse(source)))
+    except TemplateSyntaxError:
+        return frozenset()
+
+
+def uses(template: Template, name: str) -> bool:
+    """Whether any text of ``template`` reads the variable ``name`` (so a caller can
+    skip building a costly one, like a digest's list of records)."""
+    return any(name in _names(source) for _, source in _sources(template))

@@ -23,7 +23,7 @@ from dajian.platform.recipients.base import Subject
 from dajian.runtime.automations.actions import action
 from dajian.runtime.automations.actions.base import ActionType, CheckContext
 from dajian.runtime.automations.context import Outcome, RunContext, Target
-from dajian.runtime.automations.templates import check_template, render
+from dajian.runtime.automations.templates import check_template, render, uses
 from dajian.runtime.models import Notification
 
 KIND = "automation"
@@ -185,9 +185,10 @@ class NotifyAction(ActionType):
             for uid in user_ids:
                 per_person.setdefault(uid, []).append(target)
         rows = []
+        listed = uses(ctx.spec["message"], "records")
         for uid, mine in per_person.items():
             variables = {
-                "records": [t.template_vars for t in mine],
+                "records": [t.template_vars for t in mine] if listed else [],
                 "count": len(mine),
                 "now": ctx.now,
             }
