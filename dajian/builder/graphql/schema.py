@@ -11,8 +11,8 @@ from django.db.models import Prefetch
 from graphene.types.generic import GenericScalar
 
 from dajian.builder.definitions import FormDefinition, definition_for_version
-from dajian.builder.graphql.form_workflow import FormWorkflow, form_workflow
 from dajian.builder.graphql.automations import AutomationMutation, AutomationQuery
+from dajian.builder.graphql.form_workflow import FormWorkflow, form_workflow
 from dajian.builder.graphql.metadata import MetadataMutation, MetadataQuery
 from dajian.builder.graphql.types import (
     FieldRule,
