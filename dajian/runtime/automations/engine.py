@@ -181,7 +181,7 @@ def start_run(
     now = now or timezone.now()
     try:
         with transaction.atomic():
-            run, _created = AutomationRun.objects.get_or_create(
+            run, created = AutomationRun.objects.get_or_create(
                 automation_id=automation.metadata_id,
                 trigger_key=trigger_key,
                 defaults={
@@ -194,6 +194,7 @@ def start_run(
                 },
             )
     except IntegrityError:  # a concurrent first start won the insert
+        created = False
         run = AutomationRun.objects.get(
             automation_id=automation.metadata_id, trigger_key=trigger_key
         )
@@ -224,7 +225,10 @@ def start_run(
             _finish(run, now, f"condition does not compile: {exc.message}", failed=True)
             return None, run
     workspace = workspace_of(automation.workspace_id)
-    firing = Firing(automation, run, Actor.system(workspace), definition, condition, now)
+    # a run created here has no executions yet: its first pass need not look for them
+    firing = Firing(
+        automation, run, Actor.system(workspace), definition, condition, now, fresh=created
+    )
     return firing, run
 
 

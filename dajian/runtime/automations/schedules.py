@@ -228,6 +228,7 @@ def run_date_trigger(
         return str(target.record._date_key)  # type: ignore[attr-defined]
 
     firing.key_of = key_of
+    firing.fresh = False  # executions are keyed by date value: earlier scans made some
     batches = engine.record_batches(automation, definition, base, _batch_size(), now)
     run = engine.run_in_batches(firing, batches)
     if run.records_matched == 0 and trigger_key is None:
