@@ -78,21 +78,8 @@ class Target:
 
     @property
     def template_vars(self) -> dict[str, Any]:
-        """Variables of message templates: the activation plus ``url`` of the record.
-        Whole numbers read as integers (CEL holds numbers as doubles: 650000.0 would
-        print as such in a message)."""
-        return {**_readable(self.activation), "url": f"/records/{self.record.pk}"}
-
-
-def _readable(value: Any) -> Any:
-    kind = type(value)
-    if kind is float:
-        return int(value) if value.is_integer() else value
-    if kind is dict:
-        return {k: _readable(v) for k, v in value.items()}
-    if kind is list:
-        return [_readable(v) for v in value]
-    return value
+        """Variables of message templates: the activation plus ``url`` of the record."""
+        return {**self.activation, "url": f"/records/{self.record.pk}"}
 
 
 @dataclass

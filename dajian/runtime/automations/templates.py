@@ -22,8 +22,20 @@ from dajian.platform.errors import ErrorDetail
 MAX_TEMPLATE_CHARS = 4000
 MAX_RENDERED_CHARS = 20_000
 
+
+def _finalize(value: Any) -> Any:
+    """How a ``{{ value }}`` prints: whole numbers without ``.0`` (CEL holds numbers as
+    doubles, so an amount of 650000 arrives as 650000.0)."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
 _env = ImmutableSandboxedEnvironment(
-    autoescape=False, undefined=ChainableUndefined, keep_trailing_newline=False
+    autoescape=False,
+    undefined=ChainableUndefined,
+    keep_trailing_newline=False,
+    finalize=_finalize,
 )
 
 Template = str | Mapping[str, str]
