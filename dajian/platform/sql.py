@@ -74,3 +74,13 @@ def copy_rows(
             )
             count += 1
     return count
+
+
+def skip_commit_wait() -> None:
+    """Let this transaction's COMMIT return before its WAL reaches the disk
+    (PostgreSQL's ``synchronous_commit = off``, this transaction only). Only for work
+    that is redone when its commit is lost in a crash: the outbox, timers and automation
+    batches, whose idempotency keys and effects commit or vanish together."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")

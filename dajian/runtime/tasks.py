@@ -8,6 +8,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from dajian.platform.sql import skip_commit_wait
 from dajian.runtime import outbox
 from dajian.runtime.models import OutboxEvent
 
@@ -18,6 +19,9 @@ def process_outbox_event(event_id: int) -> bool:
     """Hand one outbox event to every consumer, once. Returns False if another run
     already processed it (or is processing it right now)."""
     with transaction.atomic():
+        # Lost in a crash, this commit takes every effect with it and the event is
+        # processed again: no need to wait for the WAL flush.
+        skip_commit_wait()
         event = (
             OutboxEvent.objects.select_for_update(skip_locked=True)
             .filter(pk=event_id, processed_at__isnull=True)

@@ -35,7 +35,7 @@ from dajian.builder.models import Metadata, MetadataKind, MetadataVersion
 from dajian.platform.actors import Actor
 from dajian.platform.expressions import CompiledExpression, ExpressionError, compile_expression
 from dajian.platform.models import Workspace
-from dajian.platform.sql import copy_rows
+from dajian.platform.sql import copy_rows, skip_commit_wait
 from dajian.runtime.automations import actions
 from dajian.runtime.automations.activation import load_targets, with_rollup_values
 from dajian.runtime.automations.context import (
@@ -551,6 +551,7 @@ def run_in_batches(firing: Firing, batches: Iterable[list[Record]]) -> Automatio
     finish the run. A crash loses at most the current batch, which a rerun redoes."""
     for batch in batches:
         with transaction.atomic():
+            skip_commit_wait()  # a lost batch is redone by the firing's next delivery
             process_batch(firing, batch)
             AutomationRun.objects.filter(pk=firing.run.pk).update(
                 records_scanned=firing.run.records_scanned,

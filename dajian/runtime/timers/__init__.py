@@ -19,6 +19,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from dajian.platform.registry import Registry
+from dajian.platform.sql import skip_commit_wait
 from dajian.runtime.models import Timer
 
 logger = logging.getLogger(__name__)
@@ -100,11 +101,10 @@ def fire_due_timers(now: dt.datetime | None = None, batch: int = 200) -> int:
 def _fire_batch(now: dt.datetime, batch: int) -> tuple[int, int]:
     with transaction.atomic():
         if connection.vendor == "postgresql":
+            # Losing this commit in a crash loses the actions with it (same
+            # transaction), so the timers simply fire again.
+            skip_commit_wait()
             with connection.cursor() as cursor:
-                # Losing this commit in a crash loses the actions with it (same
-                # transaction), so the timers simply fire again: no need to wait for the
-                # WAL flush.
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
                 cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
                 # Django's foreign keys are deferred: checked (and their rows locked) at
                 # COMMIT, outside the action's savepoint. Checked immediately, a lock
