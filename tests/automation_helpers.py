@@ -15,7 +15,7 @@ from typing import Any
 from django.utils import timezone
 
 from dajian.platform.actors import Actor
-from dajian.runtime.automations import actions
+from dajian.runtime.automations import actions, engine
 from dajian.runtime.automations.activation import load_targets, with_rollup_values
 from dajian.runtime.automations.context import LoadedAutomation, Outcome, RunContext
 from dajian.runtime.models import AutomationRun, OutboxEvent, Record
@@ -71,7 +71,12 @@ def run_action(
     )
     action = actions.get(spec["type"])
     assert action is not None, f"no action type {spec['type']!r}"
-    return action.run(ctx, targets)
+    outcomes = action.run(ctx, targets)
+    if action.finishes(spec):  # a digest: written when the run finishes, as the engine does
+        firing = engine.Firing(automation, run, system, definition, None, now, fresh=True)
+        engine.record_outcomes(firing, 0, targets, outcomes)
+        engine.finish_actions(firing)
+    return outcomes
 
 
 def drain_outbox(limit: int = 100) -> int:

@@ -234,3 +234,42 @@ def test_relative_dates_are_the_workspaces_calendar_days(
     # 02:00 on 1 December in Shanghai is still 30 November in Los Angeles
     run = schedules.run_scheduled(meta.pk, now=local(2026, 12, 1, 2, 0, 5))
     assert run.records_matched == expected
+
+
+def test_a_digest_is_one_notification_per_person_for_the_whole_run(
+    admin_actor, form, settings, workspace
+):
+    from tests.factories import make_actor, make_user
+
+    settings.DAJIAN = {**settings.DAJIAN, "AUTOMATION_BATCH_SIZE": 3}
+    rep = make_actor(make_user("rep_d", workspace), workspace)
+    for i in range(5):
+        create_record(admin_actor, "sales", "customer", {"name": f"a{i}", "amount": 1})
+    for i in range(3):
+        create_record(rep, "sales", "customer", {"name": f"r{i}", "amount": 1})
+    meta = publish_automation(
+        admin_actor,
+        form,
+        "daily_list",
+        {
+            "trigger": {"type": "schedule", "cron": "0 8 * * *"},
+            "actions": [
+                {
+                    "type": "notify",
+                    "to": [{"type": "owner"}],
+                    "digest": True,
+                    "message": "{{ count }}: {% for r in records %}{{ r.name }} {% endfor %}",
+                }
+            ],
+        },
+    )
+    run = schedules.run_scheduled(meta.pk, now=local(2026, 11, 23, 8, 0, 1))
+    # three batches, yet one digest per person
+    digests = {n.recipient_id: n for n in Notification.objects.filter(kind="automation.digest")}
+    assert set(digests) == {admin_actor.user_id, rep.user_id}
+    assert digests[admin_actor.user_id].message["en"] == "5: a0 a1 a2 a3 a4 "
+    assert digests[rep.user_id].message["en"] == "3: r0 r1 r2 "
+    assert run.actions_done == 8 + 1  # each record, and the digest of the run
+    # the same tick delivered again writes no second digest
+    schedules.run_scheduled(meta.pk, now=local(2026, 11, 23, 8, 2))
+    assert Notification.objects.filter(kind="automation.digest").count() == 2

@@ -91,6 +91,17 @@ class ActionType:
     def run_one(self, ctx: RunContext, target: Target) -> Outcome:
         raise NotImplementedError
 
+    def finishes(self, spec: Mapping[str, Any]) -> bool:
+        """Whether this spec also acts once for the whole run (a digest), after every
+        batch: the engine then calls :meth:`finish`."""
+        return False
+
+    def finish(self, ctx: RunContext) -> Outcome:
+        """The run-level part of the action, once per run (idempotent like the rest: an
+        execution with record 0 marks it done). ``ctx.run``'s executions of
+        ``ctx.index`` tell what the batches did."""
+        raise NotImplementedError
+
 
 def _describe(errors: Sequence[ErrorDetail]) -> str:
     return "; ".join(f"{e.path or e.field or ''}: {e.code} {e.message}".strip(": ") for e in errors)

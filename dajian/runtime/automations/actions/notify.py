@@ -1,8 +1,9 @@
 """``notify``: an in-app notification to the people a list of recipient specs names.
 
 Per record by default; with ``digest: true`` (meant for scheduled runs) each person gets
-ONE notification listing every record of the batch that names them, so a daily "not
-updated for 48 hours" list is one message per person, not one per record.
+ONE notification for the whole run, counting every record that names them and listing
+the first 50, so a daily "not updated for 48 hours" list is one message per person, not
+one per record (nor one per batch of a large run).
 
 A batch costs a handful of queries whatever its size: recipients are resolved once per
 distinct (owner, values of the user fields the specs read), then every notification is
@@ -22,15 +23,18 @@ from dajian.platform.recipients import RecipientContext, resolve_recipients
 from dajian.platform.recipients.base import Subject
 from dajian.runtime.automations.actions import action
 from dajian.runtime.automations.actions.base import ActionType, CheckContext
+from dajian.runtime.automations.activation import load_targets, with_rollup_values
 from dajian.runtime.automations.context import Outcome, RunContext, Target
 from dajian.runtime.automations.templates import check_template, render, uses
-from dajian.runtime.models import Notification
+from dajian.runtime.models import ActionExecution, ExecutionStatus, Notification, Record
 
 KIND = "automation"
 DIGEST_KIND = "automation.digest"
 # What a digest template may use: the records (each with its fields, record, related,
 # url...), their number and the time of the run.
 DIGEST_NAMES = frozenset({"records", "count", "now"})
+# Records a digest's template can list (``records``); ``count`` counts them all.
+DIGEST_LISTED = 50
 
 TEMPLATE_SCHEMA: dict[str, Any] = {
     "oneOf": [
@@ -143,13 +147,60 @@ class NotifyAction(ActionType):
     def run(self, ctx: RunContext, targets: Sequence[Target]) -> list[Outcome]:
         recipients = recipients_by_target(ctx, targets, ctx.spec["to"])
         if ctx.spec.get("digest"):
-            rows = self._digest_rows(ctx, targets, recipients)
-        else:
-            rows = self._record_rows(ctx, targets, recipients)
-        Notification.objects.bulk_create(rows)
-        if ctx.spec.get("digest"):
+            # the digest itself is written once, when the run finishes
             return [Outcome.done(digest=True, notified=ids) for ids in recipients]
+        Notification.objects.bulk_create(self._record_rows(ctx, targets, recipients))
         return [Outcome.done(notified=ids) for ids in recipients]
+
+    def finishes(self, spec: Mapping[str, Any]) -> bool:
+        return bool(spec.get("digest"))
+
+    def finish(self, ctx: RunContext) -> Outcome:
+        """One digest per person of the whole run: ``count`` is every record the run
+        named them for, ``records`` the first :data:`DIGEST_LISTED` of them (by id),
+        ``payload.records`` all their ids. Reads the run's executions of this action
+        (one query, streamed) and the listed records (one query)."""
+        per_person: dict[int, list[int]] = {}
+        rows = ActionExecution.objects.filter(
+            run=ctx.run, action_index=ctx.index, status=ExecutionStatus.DONE, record_key__gt=0
+        ).values_list("record_key", "result")
+        for record_key, result in rows.order_by("record_key").iterator(chunk_size=5000):
+            for uid in result.get("notified", ()):
+                per_person.setdefault(uid, []).append(record_key)
+        listed = self._listed(ctx, per_person)
+        Notification.objects.bulk_create(
+            Notification(
+                workspace_id=ctx.automation.workspace_id,
+                recipient_id=uid,
+                kind=DIGEST_KIND,
+                record_id=None,
+                message=render(
+                    ctx.spec["message"],
+                    {
+                        "records": [listed[i] for i in ids[:DIGEST_LISTED] if i in listed],
+                        "count": len(ids),
+                        "now": ctx.now,
+                    },
+                ),
+                payload=self._payload(ctx, records=ids),
+                created_at=ctx.now,
+            )
+            for uid, ids in per_person.items()
+        )
+        return Outcome.done(digests=len(per_person))
+
+    def _listed(self, ctx: RunContext, per_person: Mapping[int, list[int]]) -> dict[int, Any]:
+        """Template variables of the records the digests list (when the template reads
+        ``records``), by record id."""
+        if not per_person or not uses(ctx.spec["message"], "records"):
+            return {}
+        wanted = {i for ids in per_person.values() for i in ids[:DIGEST_LISTED]}
+        form = ctx.automation.form
+        rows = with_rollup_values(
+            Record.objects.filter(pk__in=wanted), form, ctx.form_definition, ctx.now
+        )
+        targets = load_targets(ctx.actor, form, ctx.form_definition, rows, ctx.now)
+        return {t.record.pk: t.template_vars for t in targets}
 
     def _payload(self, ctx: RunContext, **extra: Any) -> dict[str, Any]:
         return {"automation": ctx.automation.source, "action": ctx.index, **extra}
@@ -174,33 +225,5 @@ class NotifyAction(ActionType):
                     created_at=ctx.now,
                 )
                 for uid in user_ids
-            )
-        return rows
-
-    def _digest_rows(
-        self, ctx: RunContext, targets: Sequence[Target], recipients: list[list[int]]
-    ) -> list[Notification]:
-        per_person: dict[int, list[Target]] = {}
-        for target, user_ids in zip(targets, recipients, strict=True):
-            for uid in user_ids:
-                per_person.setdefault(uid, []).append(target)
-        rows = []
-        listed = uses(ctx.spec["message"], "records")
-        for uid, mine in per_person.items():
-            variables = {
-                "records": [t.template_vars for t in mine] if listed else [],
-                "count": len(mine),
-                "now": ctx.now,
-            }
-            rows.append(
-                Notification(
-                    workspace_id=ctx.automation.workspace_id,
-                    recipient_id=uid,
-                    kind=DIGEST_KIND,
-                    record_id=None,
-                    message=render(ctx.spec["message"], variables),
-                    payload=self._payload(ctx, records=[t.record.pk for t in mine]),
-                    created_at=ctx.now,
-                )
             )
         return rows
