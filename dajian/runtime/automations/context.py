@@ -74,12 +74,12 @@ class Target:
     """One record an action acts on, with its CEL variables."""
 
     record: Record
-    activation: dict[str, Any]
+    activation: Mapping[str, Any]
 
     @property
     def template_vars(self) -> dict[str, Any]:
         """Variables of message templates: the activation plus ``url`` of the record."""
-        return {**self.activation, "url": f"/records/{self.record.pk}"}
+        return {**dict(self.activation.items()), "url": f"/records/{self.record.pk}"}
 
 
 @dataclass
