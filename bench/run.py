@@ -1,4 +1,4 @@
-"""Dajian's benchmark (``make bench``): three figures against their targets on PostgreSQL,
+"""Dajian's benchmark (``make bench``): its figures against their targets on PostgreSQL,
 each beside a raw baseline measured in the same run. See bench/README.md.
 
 Environment:
@@ -11,8 +11,11 @@ Environment:
   BENCH_KEEP=1        leave PostgreSQL, Redis and gunicorn running at the end
   BENCH_PROFILE=0     skip the in-process cProfile of each operation (bench/results/)
   BENCH_QUIET_WAIT    seconds to wait for other work on the machine to stop (default 120)
-  BENCH_ONLY          comma list of figures to run: create,list,form,tasks,timers
-                      (default all)
+  BENCH_ONLY          comma list of figures to run: create,list,form,tasks,timers,scan,
+                      events (default all)
+  BENCH_SCAN_RUNS     measured runs of the scheduled scan (default 1; median reported)
+  BENCH_EVENTS        records created per phase of the events figure (default 2000)
+  BENCH_EVENT_THREADS threads creating them (default 2)
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 
+import automation_common  # noqa: E402
+import automation_events  # noqa: E402
+import automation_scan  # noqa: E402
 import cluster as bench_cluster  # noqa: E402
 import dataset  # noqa: E402
 import forms as bench_forms  # noqa: E402
@@ -47,7 +53,7 @@ RESULTS_DIR = BENCH_DIR / "results"
 VAR_DIR = ROOT / "var" / "bench"
 QUIET_LIMIT_PCT = 20.0  # other work allowed before a measurement starts (% of all cores)
 OTHER_LIMIT_PCT = 10.0  # other work during a measurement that makes it unreliable
-ALL_FIGURES = frozenset({"create", "list", "form", "tasks", "timers"})
+ALL_FIGURES = frozenset({"create", "list", "form", "tasks", "timers", "scan", "events"})
 BENCH_SECRET = "bench-only-secret-key-not-used-anywhere-else-0123456789abcdef"
 
 
@@ -672,6 +678,7 @@ def print_table(report: Report, header: dict[str, Any]) -> None:
                     f"      {item['own_ms_per_request']:>7} ms  {item['calls_per_request']:>7}x"
                     f"  {item['function'][:100]}"
                 )
+    automation_common.print_evidence(report.details)
 
 
 def main() -> int:
@@ -782,6 +789,8 @@ def main() -> int:
             ("form", figure_form),
             ("tasks", lambda c, r: inbox.figure_tasks(c, r, sys.modules[__name__])),
             ("timers", lambda c, r: inbox.figure_timers(c, r, sys.modules[__name__])),
+            ("scan", lambda c, r: automation_scan.figure_scan(c, r, sys.modules[__name__])),
+            ("events", lambda c, r: automation_events.figure_events(c, r, sys.modules[__name__])),
         ):
             if name not in cfg.only:
                 continue
