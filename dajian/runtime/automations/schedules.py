@@ -208,11 +208,10 @@ def run_date_trigger(
         & Q(**{"_date_key__isnull": False})
         & compile_filter(definition, automation.definition.get("filter"), now=now)
     )
+    date_key = Concat(Value("date:"), _date_value(automation), output_field=TextField())
     base = (
         engine.form_records(automation)
-        .annotate(
-            _date_key=Concat(Value("date:"), _date_value(automation), output_field=TextField())
-        )
+        .annotate(_date_key=date_key)
         .filter(condition)
         .filter(~Exists(done))
     )
@@ -229,7 +228,8 @@ def run_date_trigger(
 
     firing.key_of = key_of
     firing.fresh = False  # executions are keyed by date value: earlier scans made some
-    batches = engine.record_batches(automation, definition, base, _batch_size(), now)
+    keyed = engine.form_records(automation).annotate(_date_key=date_key)
+    batches = engine.record_batches(automation, definition, base, _batch_size(), now, keyed)
     run = engine.run_in_batches(firing, batches)
     if run.records_matched == 0 and trigger_key is None:
         run.delete()  # the condition held for none of them: nothing to log every scan
