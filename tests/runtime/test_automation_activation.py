@@ -63,3 +63,20 @@ def test_values_are_converted_only_when_read(target, monkeypatch):
     assert calls == []
     assert loaded.activation["tags"] == ["a"] and loaded.activation["tags"] == ["a"]
     assert calls == [["a"]]  # once, then cached
+
+
+def test_records_built_from_rows_are_the_records_the_orm_builds(admin_actor, form_factory):
+    from dajian.runtime.automations.activation import load_records
+
+    form = form_factory(FIELDS)
+    create_record(admin_actor, "sales", "customer", {"name": "Acme", "tags": ["a", "b"]})
+    create_record(admin_actor, "sales", "customer", {"name": "Beta", "amount": 3})
+    rows = Record.objects.filter(form=form).order_by("pk")
+    fast = load_records(with_rollup_values(rows, form, definition_of(form)))
+    slow = list(rows)
+    fields = [f.attname for f in Record._meta.concrete_fields]
+    assert [[getattr(r, f) for f in fields] for r in fast] == [
+        [getattr(r, f) for f in fields] for r in slow
+    ]
+    assert fast[0].owner == slow[0].owner and not fast[0]._state.adding
+    assert fast == slow  # model equality is by class and primary key

@@ -37,7 +37,7 @@ from dajian.platform.expressions import CompiledExpression, ExpressionError, com
 from dajian.platform.models import Workspace
 from dajian.platform.sql import copy_rows, skip_commit_wait
 from dajian.runtime.automations import actions
-from dajian.runtime.automations.activation import load_targets, with_rollup_values
+from dajian.runtime.automations.activation import load_records, load_targets, with_rollup_values
 from dajian.runtime.automations.context import (
     LoadedAutomation,
     Outcome,
@@ -599,7 +599,7 @@ def record_batches(
     for start in range(0, len(ids), batch_size):
         chunk = ids[start : start + batch_size]
         page = with_rollup_values(source.filter(pk__in=chunk), automation.form, definition, now)
-        yield list(page.order_by("pk"))
+        yield load_records(page.order_by("pk"))
 
 
 def form_records(automation: LoadedAutomation) -> Any:
