@@ -8,8 +8,6 @@ Figure 6 is in ``automation_scan.py``, figure 7 in ``automation_events.py``.
 from __future__ import annotations
 
 import cProfile
-import io
-import pstats
 import time
 from pathlib import Path
 from typing import Any
@@ -127,19 +125,15 @@ def _profile(work: Any, out_file: Path, units: int, unit: str, top: int = 30) ->
     finally:
         profiler.disable()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    text = io.StringIO()
-    stats = pstats.Stats(profiler, stream=text)
-    text.write(
+    from hotspots import _short, write_profile
+
+    stats = write_profile(
+        profiler,
+        out_file,
         f"{units} {unit}s under cProfile (CPU-time profile): {elapsed * 1000 / units:.3f} ms "
-        f"wall, {cpu * 1000 / units:.3f} ms CPU of this process each\n\n"
+        f"wall, {cpu * 1000 / units:.3f} ms CPU of this process each\n\n",
+        top,
     )
-    text.write("=== by cumulative time ===\n")
-    stats.sort_stats("cumulative").print_stats(top)
-    text.write("=== by own time ===\n")
-    stats.sort_stats("tottime").print_stats(top)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(text.getvalue())
-    from hotspots import _short
 
     rows = stats.stats.items()  # type: ignore[attr-defined]
     own = sorted(

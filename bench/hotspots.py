@@ -16,6 +16,21 @@ from pathlib import Path
 from typing import Any
 
 
+def write_profile(profiler: cProfile.Profile, out_file: Path, header: str, top: int) -> Any:
+    """Write ``header`` and the profile's top functions, by cumulative and by own time,
+    to ``out_file``; returns the ``pstats.Stats``."""
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    text.write(header)
+    text.write("=== by cumulative time ===\n")
+    stats.sort_stats("cumulative").print_stats(top)
+    text.write("=== by own time ===\n")
+    stats.sort_stats("tottime").print_stats(top)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(text.getvalue())
+    return stats
+
+
 def profile_operation(
     token: str, body: str, runs: int, out_file: Path, top: int = 30
 ) -> dict[str, Any]:
@@ -39,18 +54,13 @@ def profile_operation(
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     last = json.loads(response.content)
-    text = io.StringIO()
-    stats = pstats.Stats(profiler, stream=text)
-    text.write(
+    stats = write_profile(
+        profiler,
+        out_file,
         f"{runs} requests under cProfile (CPU-time profile): {elapsed * 1000 / runs:.2f} ms "
-        f"wall, {cpu * 1000 / runs:.2f} ms CPU of this process each\n\n"
+        f"wall, {cpu * 1000 / runs:.2f} ms CPU of this process each\n\n",
+        top,
     )
-    text.write("=== by cumulative time ===\n")
-    stats.sort_stats("cumulative").print_stats(top)
-    text.write("=== by own time ===\n")
-    stats.sort_stats("tottime").print_stats(top)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(text.getvalue())
 
     own = []
     for (filename, line, name), (_, calls, tottime, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
