@@ -264,6 +264,19 @@ def _celery_worker_session(
         _stop(worker.process)
 
 
+@pytest.fixture(autouse=True)
+def _tasks_go_nowhere() -> Iterator[None]:
+    """Tasks this process sends (after a commit) go to an in-memory broker nobody reads,
+    unless the test asks for a worker (its fixture points them at that worker's Redis).
+    Under CI the settings' broker is the same Redis the session worker reads: a commit
+    in any transactional test would hand that worker work racing the test itself."""
+    previous = _use_broker("memory://")
+    try:
+        yield
+    finally:
+        _restore_broker(previous)
+
+
 @dataclass
 class WorkerFactory:
     """Workers of one test on a Redis database of their own (``/1``), so the session
