@@ -59,6 +59,21 @@ def test_create_stores_clean_values_and_writes_audit_and_outbox(admin_actor, for
     assert OutboxEvent.objects.filter(topic="record.created").count() == 1
 
 
+def test_only_the_system_creates_a_record_for_someone_else(admin_actor, form, workspace):
+    from dajian.platform.actors import Actor
+
+    system = Actor.system(workspace)
+    made = create_record(
+        system, "sales", "customer", {"name": "For boss"}, owner_id=admin_actor.user_id
+    )
+    assert Record.objects.get(pk=made.record.pk).owner_id == admin_actor.user_id
+    _, errors = refused(
+        create_record, admin_actor, "sales", "customer", {"name": "x"}, owner_id=admin_actor.user_id
+    )
+    assert [e.code for e in errors] == ["PERMISSION_DENIED"]
+    assert Record.objects.count() == 1
+
+
 def test_all_errors_are_returned_at_once(admin_actor, form):
     problems, _ = refused(
         create_record,

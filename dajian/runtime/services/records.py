@@ -67,8 +67,13 @@ def create_record(
     form_key: str,
     data: Mapping[str, Any],
     idempotency_key: str | None = None,
+    owner_id: int | None = None,
 ) -> WriteResult:
-    """Create a record; a repeated ``idempotency_key`` returns the first record."""
+    """Create a record; a repeated ``idempotency_key`` returns the first record. The
+    owner is the creator; the system (automations, which act for nobody) may name another
+    with ``owner_id``, which the caller has checked is an active member."""
+    if owner_id is not None and actor.user is not None:
+        raise permission_denied()
     form, definition = get_form_for_write(actor, app_key, form_key)
     policy = policy_for(actor, form)
     if not policy.can_create:
@@ -79,7 +84,7 @@ def create_record(
             return WriteResult(record=earlier, created=False)
     try:
         with transaction.atomic():
-            return _create(actor, form, definition, policy, data, idempotency_key)
+            return _create(actor, form, definition, policy, data, idempotency_key, owner_id)
     except IntegrityError as exc:
         if idempotency_key and "idempotency" in str(exc):
             earlier = _by_idempotency_key(actor, form, idempotency_key)
@@ -101,13 +106,13 @@ def _by_idempotency_key(actor: Actor, form: Form, key: str) -> Record | None:
     return earlier
 
 
-def _create(actor, form, definition, policy, data, idempotency_key) -> WriteResult:  # type: ignore[no-untyped-def]
+def _create(actor, form, definition, policy, data, idempotency_key, owner_id=None) -> WriteResult:  # type: ignore[no-untyped-def]
     now = timezone.now()
     record = Record(
         workspace=actor.workspace,
         form=form,
         form_version=form.published,
-        owner=actor.user,
+        owner_id=owner_id if owner_id is not None else actor.user_id,
         created_by=actor.user,
         updated_by=actor.user,
         created_at=now,

@@ -7,12 +7,9 @@ actor (validated like any write) with an idempotency key derived from the automa
 the run's trigger key, the source record and the action's index, so an action that runs
 again for the same firing finds the record it created instead of creating another.
 
-Owner: the record service makes the creator the owner, and the system actor is nobody,
-which would leave the new record in the public pool. So the source record's owner is
-made the owner right after, in the same transaction, through
-:func:`~dajian.runtime.ownership.pool.reassign_record` (version, audit event and
-``record.owner_changed`` event like any reassignment). When the source has no owner, or
-its owner is no longer an active member, the new record stays in the pool.
+Owner: the source record's owner, named to the record service (which lets the system
+actor create on someone's behalf). When the source has no owner, or its owner is no
+longer an active member, the new record goes to the public pool.
 """
 
 from __future__ import annotations
@@ -21,10 +18,8 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import transaction
-
 from dajian.builder.fields.base import FieldType
-from dajian.platform.errors import DajianError, ErrorDetail
+from dajian.platform.errors import ErrorDetail
 from dajian.platform.i18n import format_message
 from dajian.runtime.automations.actions import action
 from dajian.runtime.automations.actions.base import ActionType, CheckContext
@@ -34,7 +29,7 @@ from dajian.runtime.automations.actions.set_fields import (
     check_values,
     evaluate_values,
 )
-from dajian.runtime.automations.context import Outcome, RunContext, Target, acting_at_depth
+from dajian.runtime.automations.context import Outcome, RunContext, Target
 from dajian.runtime.services.records import create_record
 
 MESSAGES = {
@@ -87,18 +82,32 @@ class CreateRecordAction(ActionType):
             data = evaluate_values(ctx.spec["values"], target.activation, fields)
         except ValuesError as exc:
             return Outcome.failed(str(exc), retry=False)
-        with acting_at_depth(ctx.run.depth + 1):
-            result = create_record(
-                ctx.actor,
-                ctx.automation.app_key,
-                form_key,
-                data,
-                idempotency_key=idempotency_key(ctx, target),
-            )
-            owner = result.record.owner_id
-            if result.created and target.record.owner_id is not None:
-                owner = _give_to(ctx, result.record.pk, target.record.owner_id)
-        return Outcome.done(record=result.record.pk, created=result.created, owner=owner)
+        owner = target.record.owner_id
+        if owner is not None and not _active(ctx, owner):
+            owner = None
+        result = create_record(
+            ctx.actor,
+            ctx.automation.app_key,
+            form_key,
+            data,
+            idempotency_key=idempotency_key(ctx, target),
+            owner_id=owner,
+        )
+        return Outcome.done(
+            record=result.record.pk, created=result.created, owner=result.record.owner_id
+        )
+
+
+def _active(ctx: RunContext, user_id: int) -> bool:
+    """Whether ``user_id`` is an active member (asked once per person per batch)."""
+    from dajian.platform.models import Membership
+
+    cache = ctx.extra.setdefault("create_record.active", {})
+    if user_id not in cache:
+        cache[user_id] = Membership.objects.filter(
+            workspace=ctx.actor.workspace, user_id=user_id, is_active=True, user__is_active=True
+        ).exists()
+    return bool(cache[user_id])
 
 
 def _fields_of(ctx: RunContext, form_key: str) -> Mapping[str, FieldType]:
@@ -117,15 +126,3 @@ def _fields_of(ctx: RunContext, form_key: str) -> Mapping[str, FieldType]:
         definition = definition_of(form) if form is not None else None
         cache[form_key] = definition.field_types if definition is not None else {}
     return cache[form_key]  # type: ignore[no-any-return]
-
-
-def _give_to(ctx: RunContext, record_id: int, owner_id: int) -> int | None:
-    """Make ``owner_id`` the owner; None (the pool) when they cannot own records."""
-    from dajian.runtime.ownership.pool import reassign_record
-
-    try:
-        with transaction.atomic():
-            reassign_record(ctx.actor, record_id, owner_id)
-    except DajianError:
-        return None
-    return owner_id
