@@ -17,7 +17,12 @@ from django.utils import timezone
 from dajian.platform.actors import Actor
 from dajian.runtime.automations import actions, engine
 from dajian.runtime.automations.activation import load_targets, with_rollup_values
-from dajian.runtime.automations.context import LoadedAutomation, Outcome, RunContext
+from dajian.runtime.automations.context import (
+    LoadedAutomation,
+    Outcome,
+    RunContext,
+    acting_at_depth,
+)
 from dajian.runtime.models import AutomationRun, OutboxEvent, Record
 from dajian.runtime.policies import definition_of
 from tests.factories import publish_metadata
@@ -71,7 +76,8 @@ def run_action(
     )
     action = actions.get(spec["type"])
     assert action is not None, f"no action type {spec['type']!r}"
-    outcomes = action.run(ctx, targets)
+    with acting_at_depth(run.depth + 1):  # as the engine runs every action
+        outcomes = action.run(ctx, targets)
     if action.finishes(spec):  # a digest: written when the run finishes, as the engine does
         firing = engine.Firing(automation, run, system, definition, None, now, fresh=True)
         engine.record_outcomes(firing, 0, targets, outcomes)

@@ -6,8 +6,8 @@ its CEL activation (every field, ``record``, ``now``, the record's rollups and, 
 ``related``, the data of the records its single-relation fields point at). The action
 answers one :class:`Outcome` per target, in order.
 
-Writes an action makes run with :func:`acting_at_depth`, so the outbox events they emit
-carry ``depth`` one past the event that started the run; the engine stops a run whose
+The engine runs every action inside :func:`acting_at_depth`, so the outbox events its
+writes emit carry ``depth`` one past the event that started the run; the engine stops a run whose
 event is deeper than ``DAJIAN["MAX_AUTOMATION_DEPTH"]`` (loop protection).
 """
 

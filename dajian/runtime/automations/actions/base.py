@@ -68,8 +68,6 @@ class ActionType:
     label: ClassVar[Mapping[str, str]] = {}
     # JSON Schema (2020-12) of the whole spec, "type": {"const": <type>} included.
     schema: ClassVar[Mapping[str, Any]] = {"type": "object"}
-    # True when the action writes records: those writes run one automation level deeper.
-    writes_records: ClassVar[bool] = False
 
     def check(self, spec: Mapping[str, Any], path: str, ctx: CheckContext) -> list[ErrorDetail]:
         """Problems with the meaning of ``spec`` (its shape was checked by ``schema``)."""

@@ -18,7 +18,7 @@ from dajian.platform.errors import ErrorDetail
 from dajian.platform.recipients import RecipientContext, resolve_recipients
 from dajian.runtime.automations.actions import action
 from dajian.runtime.automations.actions.base import ActionType, CheckContext
-from dajian.runtime.automations.context import Outcome, RunContext, Target, acting_at_depth
+from dajian.runtime.automations.context import Outcome, RunContext, Target
 from dajian.runtime.ownership.errors import OwnershipErrorCode, ownership_message
 from dajian.runtime.ownership.pool import reassign_record
 
@@ -44,7 +44,6 @@ class ChangeOwner(ActionType):
             },
         },
     }
-    writes_records = True
 
     def check(self, spec: Mapping[str, Any], path: str, ctx: CheckContext) -> list[ErrorDetail]:
         to = spec["to"]
@@ -69,8 +68,7 @@ class ChangeOwner(ActionType):
         )
         if not found:
             return Outcome.failed("the recipient spec names no active member here", retry=False)
-        with acting_at_depth(ctx.run.depth + 1):
-            change = reassign_record(ctx.actor, record.pk, found[0])
+        change = reassign_record(ctx.actor, record.pk, found[0])
         return Outcome.done(
             owner=found[0], previous_owner=change.previous_owner_id, changed=change.changed
         )

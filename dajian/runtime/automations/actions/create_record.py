@@ -57,7 +57,6 @@ class CreateRecordAction(ActionType):
 
     type = "create_record"
     label = {"zh-CN": "新建记录", "en": "Create a record"}
-    writes_records = True
     schema = {
         "type": "object",
         "required": ["type", "form", "values"],

@@ -45,7 +45,7 @@ from dajian.platform.errors import ErrorDetail
 from dajian.platform.i18n import format_message
 from dajian.runtime.automations.actions import action
 from dajian.runtime.automations.actions.base import ActionType, CheckContext
-from dajian.runtime.automations.context import Outcome, RunContext, Target, acting_at_depth
+from dajian.runtime.automations.context import Outcome, RunContext, Target
 from dajian.runtime.models import Record
 from dajian.runtime.services.records import emit_event
 
@@ -205,7 +205,6 @@ class FlagSimilarTextAction(ActionType):
 
     type = "flag_similar_text"
     label = {"zh-CN": "标记雷同跟进记录", "en": "Flag near-duplicate text"}
-    writes_records = True
     schema = {
         "type": "object",
         "required": ["type", "field"],
@@ -250,8 +249,7 @@ class FlagSimilarTextAction(ActionType):
         score = round(match.score, 6)
         flagged = False
         if score >= float(ctx.spec.get("threshold", 0.6)):
-            with acting_at_depth(ctx.run.depth + 1):
-                flagged = _flag(ctx, target.record.pk)
+            flagged = _flag(ctx, target.record.pk)
         return Outcome.done(matched=match.record_id, score=score, flagged=flagged)
 
 

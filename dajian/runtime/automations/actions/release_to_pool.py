@@ -12,7 +12,7 @@ from __future__ import annotations
 from dajian.platform.errors import DajianError
 from dajian.runtime.automations.actions import action
 from dajian.runtime.automations.actions.base import ActionType
-from dajian.runtime.automations.context import Outcome, RunContext, Target, acting_at_depth
+from dajian.runtime.automations.context import Outcome, RunContext, Target
 from dajian.runtime.ownership.errors import OwnershipErrorCode
 from dajian.runtime.ownership.pool import release_record
 
@@ -27,12 +27,10 @@ class ReleaseToPool(ActionType):
         "additionalProperties": False,
         "properties": {"type": {"const": "release_to_pool"}},
     }
-    writes_records = True
 
     def run_one(self, ctx: RunContext, target: Target) -> Outcome:
         try:
-            with acting_at_depth(ctx.run.depth + 1):
-                change = release_record(ctx.actor, target.record.pk)
+            change = release_record(ctx.actor, target.record.pk)
         except DajianError as exc:
             if exc.errors[0].code == OwnershipErrorCode.ALREADY_IN_POOL:
                 return Outcome.done(changed=False)

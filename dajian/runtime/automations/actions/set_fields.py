@@ -29,7 +29,7 @@ from dajian.platform.expressions import ExpressionError, compile_expression
 from dajian.platform.i18n import format_message
 from dajian.runtime.automations.actions import action
 from dajian.runtime.automations.actions.base import ActionType, CheckContext
-from dajian.runtime.automations.context import Outcome, RunContext, Target, acting_at_depth
+from dajian.runtime.automations.context import Outcome, RunContext, Target
 from dajian.runtime.services.records import update_record
 
 VALUES_SCHEMA: dict[str, Any] = {
@@ -135,7 +135,6 @@ class SetFieldsAction(ActionType):
 
     type = "set_fields"
     label = {"zh-CN": "更新字段", "en": "Set fields"}
-    writes_records = True
     schema = {
         "type": "object",
         "required": ["type", "values"],
@@ -156,6 +155,5 @@ class SetFieldsAction(ActionType):
         changed = sorted(k for k, v in data.items() if stored.get(k) != v)
         if not changed:
             return Outcome.done(changed=[])
-        with acting_at_depth(ctx.run.depth + 1):
-            result = update_record(ctx.actor, target.record.pk, {k: data[k] for k in changed})
+        result = update_record(ctx.actor, target.record.pk, {k: data[k] for k in changed})
         return Outcome.done(changed=changed, version=result.record.version)

@@ -31,7 +31,7 @@ from dajian.runtime.approvals.flow import lock_record
 from dajian.runtime.approvals.submit import start_request
 from dajian.runtime.automations.actions import action
 from dajian.runtime.automations.actions.base import ActionType, CheckContext
-from dajian.runtime.automations.context import Outcome, RunContext, Target, acting_at_depth
+from dajian.runtime.automations.context import Outcome, RunContext, Target
 from dajian.runtime.models import Record, RecordStatus
 
 
@@ -41,7 +41,6 @@ class StartApprovalAction(ActionType):
 
     type = "start_approval"
     label = {"zh-CN": "发起审批", "en": "Submit for approval"}
-    writes_records = True
     schema = {
         "type": "object",
         "required": ["type", "chain"],
@@ -70,22 +69,21 @@ class StartApprovalAction(ActionType):
         return []
 
     def run_one(self, ctx: RunContext, target: Target) -> Outcome:
-        with acting_at_depth(ctx.run.depth + 1):
-            record = lock_record(ctx.automation.workspace_id, target.record.pk)
-            if record.status == RecordStatus.IN_APPROVAL:
-                return Outcome.failed("the record is already in approval", retry=False)
-            submitter = _submitter(ctx, record)
-            request = start_request(submitter, record, ctx.spec["chain"])
-            record_event(
-                ctx.actor,
-                "automation.approval_started",
-                "ApprovalRequest",
-                str(request.pk),
-                {
-                    "automation": [None, ctx.automation.source],
-                    "submitted_as": [None, submitter.user_id],
-                },
-            )
+        record = lock_record(ctx.automation.workspace_id, target.record.pk)
+        if record.status == RecordStatus.IN_APPROVAL:
+            return Outcome.failed("the record is already in approval", retry=False)
+        submitter = _submitter(ctx, record)
+        request = start_request(submitter, record, ctx.spec["chain"])
+        record_event(
+            ctx.actor,
+            "automation.approval_started",
+            "ApprovalRequest",
+            str(request.pk),
+            {
+                "automation": [None, ctx.automation.source],
+                "submitted_as": [None, submitter.user_id],
+            },
+        )
         return Outcome.done(
             request=request.pk, submitter=submitter.user_id, status=str(request.status)
         )

@@ -46,7 +46,7 @@ from dajian.runtime.automations.actions.set_fields import (
     check_values,
     evaluate_values,
 )
-from dajian.runtime.automations.context import Outcome, RunContext, Target, acting_at_depth
+from dajian.runtime.automations.context import Outcome, RunContext, Target
 from dajian.runtime.models import Record, RecordStatus
 from dajian.runtime.policies import definition_of
 from dajian.runtime.services.records import emit_event, update_record
@@ -110,7 +110,6 @@ class UpdateRelatedAction(ActionType):
 
     type = "update_related"
     label = {"zh-CN": "更新关联记录", "en": "Update related records"}
-    writes_records = True
     schema = {
         "type": "object",
         "required": ["type", "form"],
@@ -189,19 +188,16 @@ class UpdateRelatedAction(ActionType):
         ids = [pk for pk, status in rows if status != RecordStatus.IN_APPROVAL]
         spec = ctx.spec
         updated: list[int] = []
-        with acting_at_depth(ctx.run.depth + 1):
-            if "values" in spec and ids:
-                fields = _related_form(ctx)[1].field_types
-                try:
-                    data = evaluate_values(spec["values"], target.activation, fields)
-                except ValuesError as exc:
-                    return Outcome.failed(str(exc), retry=False)
-                for pk in ids:
-                    update_record(ctx.actor, pk, data)
-                updated = ids
-            changed = (
-                _change_status(ctx, ids, RecordStatus(spec["status"])) if "status" in spec else []
-            )
+        if "values" in spec and ids:
+            fields = _related_form(ctx)[1].field_types
+            try:
+                data = evaluate_values(spec["values"], target.activation, fields)
+            except ValuesError as exc:
+                return Outcome.failed(str(exc), retry=False)
+            for pk in ids:
+                update_record(ctx.actor, pk, data)
+            updated = ids
+        changed = _change_status(ctx, ids, RecordStatus(spec["status"])) if "status" in spec else []
         return Outcome.done(
             related=len(rows), updated=updated, status_changed=changed, skipped=skipped
         )
