@@ -34,7 +34,7 @@ from dajian.builder.definitions import FormDefinition
 from dajian.builder.fields.base import FieldType
 from dajian.builder.filters import compile_filter
 from dajian.builder.models import Form
-from dajian.platform.audit import record_event
+from dajian.platform.audit import record_events
 from dajian.platform.errors import DajianError, ErrorDetail
 from dajian.platform.i18n import format_message
 from dajian.runtime.automations.actions import action
@@ -273,8 +273,7 @@ def _change_status(ctx: RunContext, ids: list[int], status: RecordStatus) -> lis
         record.status = status
         record.version += 1
         emit_event(ctx.actor, topic, record, automation=ctx.automation.source)
-    for record in rows:  # the audit append locks the chain head until commit: last
-        record_event(
-            ctx.actor, topic, "Record", str(record.pk), {"status": [before.value, status.value]}
-        )
+    # the audit append locks the chain head until commit: last, and in one go
+    change = {"status": [before.value, status.value]}
+    record_events(ctx.actor, ((topic, "Record", record.pk, change) for record in rows))
     return [r.pk for r in rows]
