@@ -40,12 +40,12 @@ def local(*args: int) -> dt.datetime:
     ],
 )
 def test_the_tick_of_a_run_is_in_the_workspace_time_zone(cron, now, tick):
-    found = schedules.cron_tick(cron, "Asia/Shanghai", now.astimezone(dt.UTC))
+    found = schedules.cron_tick(cron, SHANGHAI, now.astimezone(dt.UTC))
     assert found == tick
 
 
 def test_next_runs_of_a_daily_schedule():
-    ticks = schedules.next_ticks("0 8 * * *", "Asia/Shanghai", local(2026, 11, 23, 9, 0), 2)
+    ticks = schedules.next_ticks("0 8 * * *", SHANGHAI, local(2026, 11, 23, 9, 0), 2)
     assert ticks == [local(2026, 11, 24, 8, 0), local(2026, 11, 25, 8, 0)]
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "elapsed",
     "is_working_day",
     "save_work_calendar",
+    "time_zone_of",
     "within_business_limit",
 ]
 

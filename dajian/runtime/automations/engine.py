@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from django.utils import timezone
 from dajian.builder.definitions import FormDefinition
 from dajian.builder.models import Metadata, MetadataKind, MetadataVersion
 from dajian.platform.actors import Actor
+from dajian.platform.calendars import time_zone_of
 from dajian.platform.expressions import CompiledExpression, ExpressionError, compile_expression
 from dajian.platform.models import Workspace
 from dajian.platform.sql import copy_rows, skip_commit_wait
@@ -144,7 +144,7 @@ def workspace_time(workspace_id: int) -> Iterator[Workspace]:
     """Run in the workspace's time zone: "this month", date windows and relative dates
     of filters and rollups are the workspace's calendar days, not the server's."""
     workspace = workspace_of(workspace_id)
-    with timezone.override(zoneinfo.ZoneInfo(workspace.time_zone)):
+    with timezone.override(time_zone_of(workspace)):
         yield workspace
 
 

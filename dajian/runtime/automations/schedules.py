@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import zoneinfo
 from typing import Any
 
 from croniter import croniter
@@ -32,6 +31,7 @@ from django.utils import timezone
 
 from dajian.builder.filters import compile_filter
 from dajian.builder.models import Metadata, MetadataKind
+from dajian.platform.calendars import time_zone_of
 from dajian.platform.models import Workspace
 from dajian.runtime.automations import engine
 from dajian.runtime.automations.context import LoadedAutomation, Target
@@ -69,7 +69,7 @@ def sync_schedule(meta: Metadata) -> None:
         day_of_month=day_of_month,
         month_of_year=month,
         day_of_week=day_of_week,
-        timezone=zoneinfo.ZoneInfo(workspace.time_zone),
+        timezone=time_zone_of(workspace),
     )
     PeriodicTask.objects.update_or_create(
         name=task_name(meta.pk),
@@ -97,16 +97,16 @@ def on_unpublished(actor: Any, meta: Metadata) -> None:
 # --- scheduled runs ------------------------------------------------------------------------
 
 
-def cron_tick(cron: str, time_zone: str, now: dt.datetime) -> dt.datetime:
-    """The latest tick of ``cron`` (in ``time_zone``) at or before ``now``."""
-    local = now.astimezone(zoneinfo.ZoneInfo(time_zone)) + dt.timedelta(seconds=1)
+def cron_tick(cron: str, zone: dt.tzinfo, now: dt.datetime) -> dt.datetime:
+    """The latest tick of ``cron`` (in ``zone``) at or before ``now``."""
+    local = now.astimezone(zone) + dt.timedelta(seconds=1)
     tick: dt.datetime = croniter(cron, local).get_prev(dt.datetime)
     return tick
 
 
-def next_ticks(cron: str, time_zone: str, now: dt.datetime, count: int = 3) -> list[dt.datetime]:
+def next_ticks(cron: str, zone: dt.tzinfo, now: dt.datetime, count: int = 3) -> list[dt.datetime]:
     """The next ``count`` ticks (for the builder's "next runs" hint)."""
-    it = croniter(cron, now.astimezone(zoneinfo.ZoneInfo(time_zone)))
+    it = croniter(cron, now.astimezone(zone))
     return [it.get_next(dt.datetime) for _ in range(count)]
 
 
@@ -135,10 +135,8 @@ def run_scheduled(automation_id: int, now: dt.datetime | None = None) -> Automat
     automation = engine.load_automation(automation_id)
     if automation is None or automation.trigger.get("type") != "schedule":
         return None  # unpublished or changed since beat read its entry
-    time_zone = Workspace.objects.values_list("time_zone", flat=True).get(
-        pk=automation.workspace_id
-    )
-    tick = cron_tick(automation.trigger["cron"], time_zone, now)
+    zone = time_zone_of(engine.workspace_of(automation.workspace_id))
+    tick = cron_tick(automation.trigger["cron"], zone, now)
     with engine.workspace_time(automation.workspace_id):
         return run_scan(automation, "schedule", f"schedule:{tick.isoformat()}", now)
 
@@ -176,17 +174,11 @@ def _due_condition(automation: LoadedAutomation, now: dt.datetime) -> Q:
     field_type = definition.field_types[key]
     kind = field_type.definition.get("result_type") or field_type.type
     if kind == "date":
-        local = moment.astimezone(zoneinfo.ZoneInfo(_time_zone(automation)))
-        value: str = local.date().isoformat()
+        # runs happen in the workspace's time zone (engine.workspace_time)
+        value: str = timezone.localtime(moment).date().isoformat()
     else:
         value = moment.isoformat()
     return compile_filter(definition, {"field": key, "op": "lte", "value": value}, now=now)
-
-
-def _time_zone(automation: LoadedAutomation) -> str:
-    return str(
-        Workspace.objects.values_list("time_zone", flat=True).get(pk=automation.workspace_id)
-    )
 
 
 def run_date_trigger(

@@ -15,6 +15,7 @@ from graphql_relay import to_global_id
 from dajian.builder.models import MetadataKind
 from dajian.builder.services import metadata as metadata_service
 from dajian.platform.actors import Actor
+from dajian.platform.calendars import time_zone_of
 from dajian.platform.errors import DajianError
 from dajian.platform.graphql.base import DajianMutation, Error, current_actor, graphql_error
 from dajian.runtime.automations import actions
@@ -181,7 +182,7 @@ class AutomationLogQuery(graphene.ObjectType):
                 DajianError.single("INVALID_CRON", "Not a five-field cron expression.", "cron")
             )
         number = min(max(count or 3, 1), 20)
-        return next_ticks(cron, actor.workspace.time_zone, timezone.now(), number)
+        return next_ticks(cron, time_zone_of(actor.workspace), timezone.now(), number)
 
 
 class RunAutomationInput(graphene.InputObjectType):
