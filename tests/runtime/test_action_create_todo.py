@@ -91,3 +91,21 @@ def test_create_todo_on_many_records_costs_a_handful_of_queries(
     # the task and to-do INSERTs (in batches of SQLite's parameter limit)
     assert reads(queries) <= 8
     assert inserts(queries) == {"runtime_task", "runtime_todotask"}
+
+
+def test_create_todo_for_a_named_user(forms, people, workspace, admin_actor):
+    record = customer(as_(people["rep"], workspace))
+    spec = {
+        "type": "create_todo",
+        "assignee": [{"type": "user", "users": ["finance"]}],
+        "title": "Check the credit",
+    }
+
+    run_action(admin_actor, forms["customer"], spec, [record])
+
+    todo = TodoTask.objects.get()
+    assert (todo.assignee_id, todo.record_id, todo.title["en"]) == (
+        people["finance"].pk,
+        record.pk,
+        "Check the credit",
+    )

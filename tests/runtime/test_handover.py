@@ -259,3 +259,23 @@ def test_handovers_page_newest_first(org):
     assert [h.pk for h in first.items] == made[::-1][:2] and first.has_next
     second = list_handovers(admin, 2, first.end_cursor)
     assert [h.pk for h in second.items] == [made[0]] and not second.has_next
+
+
+def test_a_handover_that_fails_moves_nothing(org, monkeypatch):
+    from dajian.runtime.models import Handover
+    from dajian.runtime.ownership import handover as module
+
+    deal = org.owned_record(org.rep1, "Alpha")
+    contact = org.owned_record(org.rep1, "Carol", form="contact")
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the audit log is unavailable")
+
+    monkeypatch.setattr(module, "record_event", fail)  # the last write of the handover
+    with pytest.raises(RuntimeError):
+        transfer_ownership(org.actor(org.admin), org.rep1.pk, org.rep2.pk, "sales")
+
+    assert owners(deal, contact) == [org.rep1.pk, org.rep1.pk]
+    assert [Record.objects.get(pk=r.pk).version for r in (deal, contact)] == [1, 1]
+    assert not Handover.objects.exists()
+    assert not AuditEvent.objects.filter(action="record.transferred").exists()
