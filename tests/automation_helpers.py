@@ -106,21 +106,11 @@ def drain_outbox(limit: int = 100) -> int:
 
 
 def check_context(form, **kwargs: Any) -> actions.CheckContext:
-    """A :class:`CheckContext` for ``form``'s published fields (and the app's forms)."""
-    from dajian.builder.models import Form
-    from dajian.platform.models import Role
+    """The :class:`CheckContext` saving an automation on ``form`` builds (fields, the
+    app's forms, roles, chains, allow-list), with ``kwargs`` replacing parts of it."""
+    import dataclasses
 
-    definition = definition_of(form)
-    assert definition is not None
-    forms = {}
-    for other in Form.objects.select_related("published").filter(app_id=form.app_id):
-        other_def = definition_of(other)
-        if other_def is not None:
-            forms[other.key] = other_def.field_types
-    kwargs.setdefault(
-        "role_keys",
-        frozenset(Role.objects.filter(workspace=form.workspace).values_list("key", flat=True)),
-    )
-    return actions.CheckContext(
-        form_key=form.key, fields=definition.field_types, forms=forms, **kwargs
-    )
+    from dajian.runtime.automations.checks import build_check_context
+
+    built = build_check_context(Actor.system(form.workspace), form, {})
+    return dataclasses.replace(built, **kwargs)
