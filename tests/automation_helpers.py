@@ -21,6 +21,7 @@ from dajian.runtime.automations.context import (
     LoadedAutomation,
     Outcome,
     RunContext,
+    Target,
     acting_at_depth,
 )
 from dajian.runtime.models import AutomationRun, OutboxEvent, Record
@@ -33,10 +34,17 @@ def publish_automation(actor: Actor, form, key: str, definition: dict):
     return publish_metadata(actor, form, "automation", key, {"form": form.key, **definition})
 
 
-def run_action(
-    actor: Actor, form, spec: dict, records: Sequence[Record], key: str = "test", index: int = 0
-) -> list[Outcome]:
-    """Run the action ``spec`` (with its ``type``) on ``records`` of ``form``."""
+def prepare_action(
+    actor: Actor,
+    form,
+    spec: dict,
+    records: Sequence[Record],
+    key: str = "test",
+    index: int = 0,
+    trigger_key: str | None = None,
+) -> tuple[Any, RunContext, list[Target]]:
+    """The action of ``spec``, one run's context and the targets of ``records``, as the
+    engine builds them (an automation ``key`` holding that one action is published)."""
     meta = publish_automation(
         actor, form, key, {"trigger": {"type": "record_created"}, "actions": [spec]}
     )
@@ -57,7 +65,7 @@ def run_action(
         automation=meta,
         version=meta.published,
         trigger="test",
-        trigger_key=f"test:{timezone.now().isoformat()}:{index}:{len(records)}",
+        trigger_key=trigger_key or f"test:{timezone.now().isoformat()}:{index}:{len(records)}",
     )
     now = timezone.now()
     system = Actor.system(actor.workspace)
@@ -76,10 +84,20 @@ def run_action(
     )
     action = actions.get(spec["type"])
     assert action is not None, f"no action type {spec['type']!r}"
-    with acting_at_depth(run.depth + 1):  # as the engine runs every action
+    return action, ctx, targets
+
+
+def run_action(
+    actor: Actor, form, spec: dict, records: Sequence[Record], key: str = "test", index: int = 0
+) -> list[Outcome]:
+    """Run the action ``spec`` (with its ``type``) on ``records`` of ``form``."""
+    action, ctx, targets = prepare_action(actor, form, spec, records, key, index)
+    with acting_at_depth(ctx.run.depth + 1):  # as the engine runs every action
         outcomes = action.run(ctx, targets)
     if action.finishes(spec):  # a digest: written when the run finishes, as the engine does
-        firing = engine.Firing(automation, run, system, definition, None, now, fresh=True)
+        firing = engine.Firing(
+            ctx.automation, ctx.run, ctx.actor, ctx.form_definition, None, ctx.now, fresh=True
+        )
         engine.record_outcomes(firing, 0, targets, outcomes)
         engine.finish_actions(firing)
     return outcomes

@@ -12,14 +12,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dajian.platform.actors import Actor
-from dajian.runtime.automations import actions
-from dajian.runtime.automations.activation import load_targets, with_rollup_values
 from dajian.runtime.automations.checks import check_action
-from dajian.runtime.automations.context import LoadedAutomation, RunContext
-from dajian.runtime.models import AutomationRun, Record
-from dajian.runtime.policies import definition_of
+from dajian.runtime.automations.context import RunContext
+from dajian.runtime.models import Record
 from dajian.runtime.services.records import create_record
-from tests.automation_helpers import check_context, publish_automation
+from tests.automation_helpers import check_context, prepare_action
 from tests.factories import make_actor
 
 CUSTOMER = [
@@ -115,23 +112,6 @@ def inserts(queries: CaptureQueriesContext) -> set[str]:
 def context(admin_actor, form, spec: dict, records) -> tuple[Any, RunContext, list]:
     """The action, one run's context and targets, as the engine builds them (for
     running an action twice in the same firing)."""
-    key = f"auto{next(_keys)}"
-    meta = publish_automation(
-        admin_actor, form, key, {"trigger": {"type": "record_created"}, "actions": [spec]}
+    return prepare_action(
+        admin_actor, form, spec, records, key=f"auto{next(_keys)}", trigger_key="fixed"
     )
-    definition = definition_of(form)
-    system = Actor.system(admin_actor.workspace)
-    automation = LoadedAutomation(
-        meta.pk, meta.published_id, form.workspace_id, form.app_id, "sales", key, form,
-        meta.published.definition,
-    )  # fmt: skip
-    run = AutomationRun.objects.create(
-        workspace=form.workspace, automation=meta, trigger="test", trigger_key="fixed"
-    )
-    now = timezone.now()
-    rows = with_rollup_values(
-        Record.objects.filter(pk__in=[r.pk for r in records]), form, definition
-    )
-    targets = load_targets(system, form, definition, rows, now)
-    ctx = RunContext(system, automation, run, spec, 0, now, definition)
-    return actions.get(spec["type"]), ctx, targets
