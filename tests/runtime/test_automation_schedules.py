@@ -273,3 +273,37 @@ def test_a_digest_is_one_notification_per_person_for_the_whole_run(
     # the same tick delivered again writes no second digest
     schedules.run_scheduled(meta.pk, now=local(2026, 11, 23, 8, 2))
     assert Notification.objects.filter(kind="automation.digest").count() == 2
+
+
+def test_a_digest_that_fails_is_retried_and_written_once(admin_actor, form, monkeypatch):
+    from django.db import DatabaseError
+
+    from dajian.runtime.automations import engine
+    from dajian.runtime.automations.actions.notify import NotifyAction
+    from dajian.runtime.models import ExecutionStatus
+
+    _records(admin_actor, [1, 2])
+    meta = publish_automation(
+        admin_actor,
+        form,
+        "daily_digest",
+        {
+            "trigger": {"type": "schedule", "cron": "0 8 * * *"},
+            "actions": [{**NOTIFY, "digest": True, "message": "{{ count }} to follow"}],
+        },
+    )
+    original = NotifyAction.finish
+    monkeypatch.setattr(
+        NotifyAction, "finish", lambda self, ctx: (_ for _ in ()).throw(DatabaseError("down"))
+    )
+    schedules.run_scheduled(meta.pk, now=local(2026, 11, 23, 8, 0, 1))
+    row = ActionExecution.objects.get(record_key=0)
+    assert (row.status, row.attempts) == (ExecutionStatus.FAILED, 1)
+    assert not Notification.objects.exists()
+
+    monkeypatch.setattr(NotifyAction, "finish", original)
+    assert engine.retry_failed_actions(now=row.next_attempt_at + dt.timedelta(seconds=1)) == 1
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (ExecutionStatus.DONE, 2)
+    assert [n.message["en"] for n in Notification.objects.all()] == ["2 to follow"]
+    assert engine.retry_failed_actions(now=row.next_attempt_at or local(2027, 1, 1)) == 0

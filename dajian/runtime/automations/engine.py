@@ -648,28 +648,33 @@ def retry_failed_actions(now: dt.datetime | None = None, limit: int = 200) -> in
             )
             if row is None or row.run.version is None or row.automation.form is None:
                 continue
-            record = (
-                with_rollup_values(
-                    Record.objects.filter(pk=row.record_key, workspace_id=row.workspace_id),
-                    row.automation.form,
-                    definition_of(row.automation.form),  # type: ignore[arg-type]
-                )
-            ).first()
-            if record is None:
-                row.status = ExecutionStatus.GAVE_UP
-                row.error = "the record no longer exists"
-                row.save(update_fields=["status", "error"])
-                continue
             automation = _loaded(row.automation, row.run.version)
-            firing, _ = start_run(automation, row.run.trigger, row.run.trigger_key, now=now)
-            if firing is None:
-                continue
-            firing.run.status = RunStatus.RUNNING
-            key = row.trigger_key
-            firing.key_of = lambda target, key=key: key  # type: ignore[misc]
-            # the record passed the condition when it first ran: retry its actions as-is
-            firing.condition = None
-            process_batch(firing, [record], count=False)
+            if row.record_key == 0:  # the run-level part of an action (a digest)
+                firing, _ = start_run(automation, row.run.trigger, row.run.trigger_key, now=now)
+                if firing is None:
+                    continue
+                finish_actions(firing)
+            else:
+                record = (
+                    with_rollup_values(
+                        Record.objects.filter(pk=row.record_key, workspace_id=row.workspace_id),
+                        row.automation.form,
+                        definition_of(row.automation.form),  # type: ignore[arg-type]
+                    )
+                ).first()
+                if record is None:
+                    row.status = ExecutionStatus.GAVE_UP
+                    row.error = "the record no longer exists"
+                    row.save(update_fields=["status", "error"])
+                    continue
+                firing, _ = start_run(automation, row.run.trigger, row.run.trigger_key, now=now)
+                if firing is None:
+                    continue
+                key = row.trigger_key
+                firing.key_of = lambda target, key=key: key  # type: ignore[misc]
+                # the record passed the condition when it first ran: retry its actions as-is
+                firing.condition = None
+                process_batch(firing, [record], count=False)
             _recount(firing.run)
             _finish(firing.run, timezone.now())
             retried += 1
