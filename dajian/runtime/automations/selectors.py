@@ -6,11 +6,11 @@ from django.db.models import QuerySet
 
 from dajian.platform.actors import Actor
 from dajian.platform.errors import DajianError, not_found, permission_denied
-from dajian.runtime.models import ActionExecution, AutomationRun
+from dajian.runtime.models import ActionExecution, AutomationRun, ExecutionStatus, RunStatus
 from dajian.runtime.paging import Page, newest_first, page_size
 
-RUN_STATUSES = frozenset({"running", "succeeded", "failed", "loop_stopped"})
-EXECUTION_STATUSES = frozenset({"done", "failed", "gave_up"})
+RUN_STATUSES = frozenset(RunStatus.values)
+EXECUTION_STATUSES = frozenset(ExecutionStatus.values)
 
 
 def _require_admin(actor: Actor) -> None:
