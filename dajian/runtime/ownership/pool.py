@@ -31,6 +31,7 @@ from dajian.platform.calendars import time_zone_of
 from dajian.platform.errors import CommonErrorCode, DajianError, not_found, permission_denied
 from dajian.platform.models import Membership, Role, Workspace
 from dajian.platform.permissions import Action, RowScope
+from dajian.runtime.approvals.flow import lock_record
 from dajian.runtime.models import PoolClaim, Record
 from dajian.runtime.ownership.errors import OwnershipErrorCode, ownership_error
 from dajian.runtime.policies import policy_for
@@ -90,15 +91,7 @@ def active_member(workspace: Workspace, user_id: int, field: str, active: bool =
 def _locked(actor: Actor, record_id: int) -> tuple[Record, Form]:
     """The record row of the actor's workspace, locked until the transaction ends,
     whatever the actor's scope (callers check it), or NOT_FOUND."""
-    record = (
-        Record.objects.select_for_update(of=("self",))
-        .select_related("form__published", "form__app")
-        .defer("form__draft", "form__published__definition")
-        .filter(workspace_id=actor.workspace.pk, pk=record_id)
-        .first()
-    )
-    if record is None:
-        raise not_found("Record")
+    record = lock_record(actor.workspace.pk, record_id)
     return record, record.form
 
 
