@@ -2,16 +2,19 @@
 
 import graphene
 
+from dajian.app_templates.graphql import TemplatesMutation, TemplatesQuery
 from dajian.builder.graphql.schema import BuilderMutation, BuilderQuery
 from dajian.platform.graphql.schema import PlatformMutation, PlatformQuery
 from dajian.runtime.graphql.schema import RuntimeMutation, RuntimeQuery
 
 
-class Query(PlatformQuery, BuilderQuery, RuntimeQuery, graphene.ObjectType):
+class Query(PlatformQuery, BuilderQuery, RuntimeQuery, TemplatesQuery, graphene.ObjectType):
     pass
 
 
-class Mutation(PlatformMutation, BuilderMutation, RuntimeMutation, graphene.ObjectType):
+class Mutation(
+    PlatformMutation, BuilderMutation, RuntimeMutation, TemplatesMutation, graphene.ObjectType
+):
     pass
 
 

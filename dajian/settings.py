@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "dajian.platform",
     "dajian.builder",
     "dajian.runtime",
+    "dajian.app_templates",
 ]
 
 MIDDLEWARE = [

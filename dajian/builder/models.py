@@ -17,6 +17,13 @@ class App(models.Model):
     description = models.JSONField(default=dict, blank=True)
     version = models.CharField(max_length=32, default="0.1.0")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the app was installed from (or upgraded to) an app template bundle.
+    template_key = models.CharField(max_length=63, blank=True, default="")
+    template_version = models.CharField(max_length=32, blank=True, default="")
+    template_hash = models.CharField(max_length=64, blank=True, default="")
+    installed_at = models.DateTimeField(null=True, blank=True)
+    # Uninstalled without purge: hidden, automations stopped, records kept.
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workspace", "key"], name="app_unique_key")]
@@ -99,6 +106,7 @@ class MetadataKind(models.TextChoices):
     WORKFLOW = "workflow", "Workflow"
     APPROVAL_CHAIN = "approval_chain", "Approval chain"
     AUTOMATION = "automation", "Automation"
+    DASHBOARD = "dashboard", "Dashboard"
 
 
 class Metadata(models.Model):

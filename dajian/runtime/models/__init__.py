@@ -11,6 +11,7 @@ from dajian.runtime.models.automations import (
     RunStatus,
     WebhookSettings,
 )
+from dajian.runtime.models.facts import FormPromotion, RecordFact
 from dajian.runtime.models.notifications import Notification
 from dajian.runtime.models.records import (
     OutboxEvent,
@@ -40,12 +41,14 @@ __all__ = [
     "DeliveryChannel",
     "DeliveryStatus",
     "ExecutionStatus",
+    "FormPromotion",
     "Handover",
     "Notification",
     "OutboxEvent",
     "PoolClaim",
     "Record",
     "RecordDedupeKey",
+    "RecordFact",
     "RecordQuerySet",
     "RecordStatus",
     "RequestStatus",
