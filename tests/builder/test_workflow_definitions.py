@@ -580,7 +580,7 @@ def test_nothing_to_publish_and_unknown_documents(opportunity, roles, designer):
         publish_metadata(designer, "workflow", "b2b", "opportunity")
     assert exc.value.errors[0].code == "NOT_FOUND"
     with pytest.raises(DajianError) as exc:
-        publish_metadata(designer, "dashboard", "b2b", "opportunity")
+        publish_metadata(designer, "report", "b2b", "opportunity")
     assert exc.value.errors[0].code == "INVALID_INPUT"
 
 

@@ -55,6 +55,7 @@ _WHAT = {
     MetadataKind.WORKFLOW: "Workflow",
     MetadataKind.APPROVAL_CHAIN: "Approval chain",
     MetadataKind.AUTOMATION: "Automation",
+    MetadataKind.DASHBOARD: "Dashboard",
 }
 AUTOMATION_LIMITS: dict[tuple[str, ...], str] = {
     ("properties", "actions", "maxItems"): "MAX_AUTOMATION_ACTIONS"
