@@ -12,10 +12,13 @@ Environment:
   BENCH_PROFILE=0     skip the in-process cProfile of each operation (bench/results/)
   BENCH_QUIET_WAIT    seconds to wait for other work on the machine to stop (default 120)
   BENCH_ONLY          comma list of figures to run: create,list,form,tasks,timers,scan,
-                      events (default all)
+                      events,dashboard,install (default all)
   BENCH_SCAN_RUNS     measured runs of the scheduled scan (default 1; median reported)
   BENCH_EVENTS        records created per phase of the events figure (default 2000)
   BENCH_EVENT_THREADS threads creating them (default 2)
+  BENCH_DASHBOARD_RECORDS  store visits of the dashboard figure (default 1,000,000)
+  BENCH_DASHBOARD_RUNS     measured computations of the dashboard per mode (default 9, min 7)
+  BENCH_INSTALL_RECORDS    sample records of the template install figure (default 10,000)
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import automation_common  # noqa: E402
 import automation_events  # noqa: E402
 import automation_scan  # noqa: E402
 import cluster as bench_cluster  # noqa: E402
+import dashboard  # noqa: E402
 import dataset  # noqa: E402
 import forms as bench_forms  # noqa: E402
 import hotspots  # noqa: E402
@@ -47,13 +51,16 @@ import inbox  # noqa: E402
 import loadgen  # noqa: E402
 import operations  # noqa: E402
 import raw  # noqa: E402
+import template_install  # noqa: E402
 from server import Gunicorn  # noqa: E402
 
 RESULTS_DIR = BENCH_DIR / "results"
 VAR_DIR = ROOT / "var" / "bench"
 QUIET_LIMIT_PCT = 20.0  # other work allowed before a measurement starts (% of all cores)
 OTHER_LIMIT_PCT = 10.0  # other work during a measurement that makes it unreliable
-ALL_FIGURES = frozenset({"create", "list", "form", "tasks", "timers", "scan", "events"})
+ALL_FIGURES = frozenset(
+    {"create", "list", "form", "tasks", "timers", "scan", "events", "dashboard", "install"}
+)
 BENCH_SECRET = "bench-only-secret-key-not-used-anywhere-else-0123456789abcdef"
 
 
@@ -679,6 +686,8 @@ def print_table(report: Report, header: dict[str, Any]) -> None:
                     f"  {item['function'][:100]}"
                 )
     automation_common.print_evidence(report.details)
+    dashboard.print_evidence(report.details)
+    template_install.print_evidence(report.details)
 
 
 def main() -> int:
@@ -791,6 +800,8 @@ def main() -> int:
             ("timers", lambda c, r: inbox.figure_timers(c, r, sys.modules[__name__])),
             ("scan", lambda c, r: automation_scan.figure_scan(c, r, sys.modules[__name__])),
             ("events", lambda c, r: automation_events.figure_events(c, r, sys.modules[__name__])),
+            ("dashboard", lambda c, r: dashboard.figure_dashboard(c, r, sys.modules[__name__])),
+            ("install", lambda c, r: template_install.figure_install(c, r, sys.modules[__name__])),
         ):
             if name not in cfg.only:
                 continue

@@ -189,6 +189,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DAJIAN_LOG_LEVEL", default="WARNING")},
+    # The CEL library logs every failed function call (e.g. size(null) in an evidence
+    # rule on an empty field); the expression service already turns those into results.
+    "loggers": {"cel": {"level": env.str("DAJIAN_CEL_LOG_LEVEL", default="ERROR")}},
 }
 
 LOGIN_URL = "/accounts/login/"

@@ -15,6 +15,7 @@ class RuntimeConfig(AppConfig):
         from dajian.runtime import outbox, timers
         from dajian.runtime.approvals import timers as approval_timers  # noqa: F401
         from dajian.runtime.automations import actions, checks, schedules, triggers
+        from dajian.runtime.dashboards import hooks as dashboard_hooks
         from dajian.runtime.demo import install_demo_app
         from dajian.runtime.services.indexes import ensure_record_indexes
         from dajian.runtime.stages import timers as stage_timers  # noqa: F401
@@ -29,3 +30,4 @@ class RuntimeConfig(AppConfig):
         publish_hooks.register_unpublish_hook(schedules.on_unpublished)
         actions.registry.register_checks()
         demo_hooks.register(install_demo_app)
+        dashboard_hooks.register()

@@ -39,6 +39,8 @@ class WriteContext:
     app_id: int
     existing_data: Mapping[str, Any] | None = None  # None on create
     record_system: Mapping[str, Any] = field(default_factory=dict)
+    # False when the caller checks the references of many records at once (bulk create).
+    check_references: bool = True
 
 
 @dataclass
@@ -122,7 +124,8 @@ def validate_record(ctx: WriteContext, incoming: Mapping[str, Any]) -> Validated
     activation = build_activation(ctx, data)
     errors.extend(_compute_formulas(definition, data, activation))
     flags = _check_conditions_and_rules(ctx, data, existing, activation, errors)
-    errors.extend(check_references(ctx.actor, ctx.app_id, definition, data, cleaned_keys))
+    if ctx.check_references:
+        errors.extend(check_references(ctx.actor, ctx.app_id, definition, data, cleaned_keys))
     if errors:
         raise DajianError(errors)
     changed = {k for k in set(data) | set(existing) if data.get(k) != existing.get(k)}

@@ -144,6 +144,36 @@ def test_distance_refuses_bad_locations(b, words):
     assert words in evaluation_message("distance_m(a, b)", a=SHANGHAI, b=b)
 
 
+# --- sum ----------------------------------------------------------------------------
+
+
+def test_sum_of_ints_is_an_int_and_of_doubles_a_double():
+    assert evaluate("sum([1, 2, 3])") == 6
+    assert isinstance(evaluate("sum([1, 2, 3])"), int)
+    assert evaluate("sum([1.5, 2.25])") == 3.75
+    assert evaluate("sum(xs)", xs=[]) == 0
+
+
+def test_sum_of_subtable_amounts():
+    lines = [{"qty": 2, "price": 9.5}, {"qty": 3, "price": 20.0}]
+
+    assert evaluate("sum(lines.map(l, double(l.qty) * l.price))", lines=lines) == 79.0
+    assert evaluate("lines.map(l, l.qty).sum()", lines=lines) == 5
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        ("here", "needs a list"),
+        ([1, True], "element 1 is bool"),
+        ([1.0, None], "element 1 is null"),
+        ([1, "2"], "element 1 is string"),
+    ],
+)
+def test_sum_refuses_anything_but_numbers(values, words):
+    assert words in evaluation_message("sum(xs)", xs=values)
+
+
 # --- size() --------------------------------------------------------------------------
 
 

@@ -41,4 +41,7 @@ class LongTextField(TextField):
         return self.clean(str(cell).replace("\r\n", "\n"))
 
     def example_value(self, faker: Any) -> Any:
-        return faker.paragraph(nb_sentences=3)[: self.max_length]
+        text = faker.paragraph(nb_sentences=3)
+        while len(text) < int(self.definition.get("min_length", 0)):
+            text += faker.sentence()
+        return text[: self.max_length]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 from typing import Any
@@ -69,3 +70,19 @@ class MoneyField(NumberField):
     def parse_cell_text(self, text: str) -> Decimal:
         """Also drops currency marks: ``¥1,234.50``, ``CNY 1234.5``, ``1234.5元``."""
         return super().parse_cell_text(CURRENCY_MARKS.sub("", halfwidth(text).upper()))
+
+    def example_value(self, faker: Any) -> Any:
+        """Whole amounts as people quote them: hundreds when the range is wide enough
+        (default range 100 to 100,000)."""
+        low = self.bound("min")
+        high = self.bound("max")
+        if low is None:
+            low = Decimal(100) if high is None or high >= 100 else min(Decimal(0), high)
+        high = max(low, Decimal(100_000) if high is None else high)
+        first, last = math.ceil(low), math.floor(high)
+        if first > last:
+            return self.clean(low)
+        amount = faker.random_int(first, last)
+        if last - first >= 1000:
+            amount = min(max(round(amount, -2), first), last)
+        return self.clean(Decimal(amount))

@@ -328,6 +328,13 @@ class RollupField(FieldType):
             return int(value) if value == value.to_integral_value() else float(value)
         return value
 
+    def to_cel(self, value: Any) -> Any:
+        """Sums and averages are doubles in CEL (their ``cel_type``) even when the value
+        is whole, so ``purchases_12m * 0.03`` works for 500,000 as for 500,000.5."""
+        if self.function in ("sum", "avg") and isinstance(value, int | Decimal):
+            return float(value)
+        return value
+
     def json_schema(self) -> dict[str, Any]:
         if self.function == "count":
             return {"type": "integer", "minimum": 0}

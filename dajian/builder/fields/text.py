@@ -67,4 +67,13 @@ class TextField(FieldType):
         return self.sql_text()
 
     def example_value(self, faker: Any) -> Any:
-        return faker.company() if hasattr(faker, "company") else "Example"
+        """A short phrase of two words (a field ``example`` hint gives better values);
+        None when a ``pattern`` constrains the text, since its values cannot be guessed."""
+        if "pattern" in self.definition:
+            return None
+        words = [faker.word(), faker.word()]
+        joiner = " " if all(w.isascii() for w in words) else ""
+        value = joiner.join(words)
+        while len(value) < int(self.definition.get("min_length", 0)):
+            value += joiner + faker.word()
+        return value[: self.max_length]

@@ -12,6 +12,7 @@ from graphene.types.generic import GenericScalar
 
 from dajian.builder.definitions import FormDefinition, definition_for_version
 from dajian.builder.graphql.automations import AutomationMutation, AutomationQuery
+from dajian.builder.graphql.dashboards import DashboardDocumentMutation, DashboardDocumentQuery
 from dajian.builder.graphql.form_workflow import FormWorkflow, form_workflow
 from dajian.builder.graphql.metadata import MetadataMutation, MetadataQuery
 from dajian.builder.graphql.types import (
@@ -188,7 +189,7 @@ def _apps(info: Any) -> Any:
     )
 
 
-class BuilderQuery(MetadataQuery, AutomationQuery, graphene.ObjectType):
+class BuilderQuery(MetadataQuery, AutomationQuery, DashboardDocumentQuery, graphene.ObjectType):
     apps = graphene.List(graphene.NonNull(AppType), required=True)
     app = graphene.Field(AppType, key=graphene.String(required=True))
     form = graphene.Field(
@@ -285,7 +286,9 @@ class PublishForm(DajianMutation):
         return cls(form=form, version=version.number, definition=version.definition, errors=[])
 
 
-class BuilderMutation(MetadataMutation, AutomationMutation, graphene.ObjectType):
+class BuilderMutation(
+    MetadataMutation, AutomationMutation, DashboardDocumentMutation, graphene.ObjectType
+):
     create_app = CreateApp.Field()
     save_form_draft = SaveFormDraft.Field()
     publish_form = PublishForm.Field()

@@ -39,8 +39,9 @@ def require_designer(actor: Actor) -> None:
 
 
 def apps_for(actor: Actor) -> QuerySet[App]:
-    """Apps of the actor's workspace (every member may read app metadata)."""
-    return App.objects.filter(workspace=actor.workspace)
+    """Apps of the actor's workspace (every member may read app metadata); apps that
+    were uninstalled without purging (archived) are hidden until installed again."""
+    return App.objects.filter(workspace=actor.workspace, archived_at__isnull=True)
 
 
 def get_app(actor: Actor, key: str) -> App:

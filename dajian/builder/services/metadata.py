@@ -10,7 +10,8 @@ A workflow is stored under its form's key (``Metadata.key == form.key``,
 ``Metadata.form == form``). A chain names its form in the document's ``form``; once a
 chain is published it stays on that form. A transition's ``approval`` may name a chain
 that is only saved when the workflow is saved, but it must be published when the
-workflow is published (docs/workflows.md).
+workflow is published (docs/workflows.md). A dashboard has its own key and no form
+(``Metadata.form`` is None): each of its widgets names the form it reads.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dajian.builder.metadata.checks_chain import (
     check_chain_semantics,
     check_chain_shape,
 )
+from dajian.builder.metadata.checks_dashboard import check_dashboard, dashboard_forms
 from dajian.builder.metadata.checks_workflow import (
     ChainRef,
     FormContext,
@@ -92,6 +94,14 @@ def get_automation(actor: Actor, app_key: str, key: str) -> Metadata:
     found = _documents(actor, MetadataKind.AUTOMATION, app_key).filter(key=key).first()
     if found is None:
         raise not_found("Automation")
+    return found  # type: ignore[no-any-return]
+
+
+def get_dashboard(actor: Actor, app_key: str, key: str) -> Metadata:
+    """The dashboard ``key`` of an app (any member may read it)."""
+    found = _documents(actor, MetadataKind.DASHBOARD, app_key).filter(key=key).first()
+    if found is None:
+        raise not_found("Dashboard")
     return found  # type: ignore[no-any-return]
 
 
@@ -216,6 +226,13 @@ def _check_automation(
     return list(publish_hooks.check_metadata(MetadataKind.AUTOMATION, actor, form, raw))
 
 
+def _check_dashboard(app: App, raw: Any) -> list[ErrorDetail]:
+    errors = shape_errors("dashboard", raw, {})
+    if errors:
+        return errors
+    return check_dashboard(raw, dashboard_forms(app, raw))
+
+
 # --- writing -----------------------------------------------------------------------------
 
 
@@ -228,7 +245,7 @@ def _lock(app: App, kind: str, key: str) -> Metadata | None:
     )
 
 
-def _lock_or_create(actor: Actor, app: App, kind: str, key: str, form: Form) -> Metadata:
+def _lock_or_create(actor: Actor, app: App, kind: str, key: str, form: Form | None) -> Metadata:
     found = _lock(app, kind, key)
     if found is not None:
         return found
@@ -244,15 +261,19 @@ def _lock_or_create(actor: Actor, app: App, kind: str, key: str, form: Form) -> 
         return found
 
 
-def _store_draft(actor: Actor, meta: Metadata, form: Form, draft: Mapping[str, Any]) -> dict:
-    """Write the draft; returns the audit diff of the save."""
+def _store_draft(actor: Actor, meta: Metadata, form: Form | None, draft: Mapping[str, Any]) -> dict:
+    """Write the draft; returns the audit diff of the save (``form`` is None for
+    dashboards, which have none)."""
     before = content_hash(meta.draft) if meta.draft else None
     meta.draft = dict(draft)
     meta.form = form
     meta.draft_saved_at = timezone.now()
     meta.draft_saved_by = actor.user
     meta.save(update_fields=["draft", "form", "draft_saved_at", "draft_saved_by"])
-    return {"key": meta.key, "form": form.key, "draft_hash": [before, content_hash(meta.draft)]}
+    diff = {"key": meta.key, "draft_hash": [before, content_hash(meta.draft)]}
+    if form is not None:
+        diff["form"] = form.key
+    return diff
 
 
 def _publish(actor: Actor, meta: Metadata) -> tuple[MetadataVersion, dict | None]:
@@ -267,6 +288,8 @@ def _publish(actor: Actor, meta: Metadata) -> tuple[MetadataVersion, dict | None
         errors = _check_workflow(actor, form, meta.draft, require_published_chains=True)
     elif meta.kind == MetadataKind.AUTOMATION:
         errors = _check_automation(actor, meta.app, meta.draft, meta)
+    elif meta.kind == MetadataKind.DASHBOARD:
+        errors = _check_dashboard(meta.app, meta.draft)
     else:
         errors = _check_chain(actor, meta.app, meta.draft, meta)
     if errors:
@@ -353,11 +376,23 @@ def save_automation(
     return _save_keyed(actor, MetadataKind.AUTOMATION, app_key, key, definition, publish)
 
 
+@transaction.atomic
+def save_dashboard(
+    actor: Actor, app_key: str, key: str, definition: Any, publish: bool = False
+) -> Metadata:
+    """Validate ``definition`` and store it as the draft of dashboard ``key`` of the app
+    (created on first save; a dashboard has no form of its own, each widget names one).
+    With ``publish`` the draft is also published (the fields its widgets read are
+    promoted for fast aggregates, see docs/dashboards.md). Raises :class:`DajianError`
+    with every problem; designers only."""
+    return _save_keyed(actor, MetadataKind.DASHBOARD, app_key, key, definition, publish)
+
+
 def _save_keyed(
     actor: Actor, kind: MetadataKind, app_key: str, key: str, definition: Any, publish: bool
 ) -> Metadata:
-    """Save (and maybe publish) a chain or an automation: documents with their own key
-    whose form is the document's ``form``."""
+    """Save (and maybe publish) a chain, an automation or a dashboard: documents with
+    their own key whose form is the document's ``form`` (none for dashboards)."""
     require_designer(actor)
     app = get_app(actor, app_key)
     if not isinstance(key, str) or not KEY.fullmatch(key):
@@ -368,11 +403,15 @@ def _save_keyed(
     meta = _lock(app, kind, key)
     if kind == MetadataKind.AUTOMATION:
         errors = _check_automation(actor, app, definition, meta)
+    elif kind == MetadataKind.DASHBOARD:
+        errors = _check_dashboard(app, definition)
     else:
         errors = _check_chain(actor, app, definition, meta)
     if errors:
         raise DajianError(errors)
-    form = _published_form(app, definition["form"], "form")
+    form = (
+        None if kind == MetadataKind.DASHBOARD else _published_form(app, definition["form"], "form")
+    )
     meta = meta or _lock_or_create(actor, app, kind, key, form)
     events: list[tuple[str, dict | None]] = [("saved", _store_draft(actor, meta, form, definition))]
     if publish:
@@ -406,9 +445,9 @@ def unpublish_metadata(actor: Actor, kind: str, app_key: str, key: str) -> Metad
 
 @transaction.atomic
 def publish_metadata(actor: Actor, kind: str, app_key: str, key: str) -> MetadataVersion:
-    """Freeze the draft of a workflow (``key`` = its form's key) or approval chain as its
-    next immutable version. Publishing an unchanged draft returns the current version.
-    Designers only."""
+    """Freeze the draft of a workflow (``key`` = its form's key), approval chain,
+    automation or dashboard as its next immutable version. Publishing an unchanged draft
+    returns the current version. Designers only."""
     require_designer(actor)
     if kind not in MetadataKind.values:
         raise DajianError.single(CommonErrorCode.INVALID_INPUT, f"Unknown kind {kind!r}.", "kind")

@@ -24,6 +24,10 @@ results), so every function here is specified precisely enough to re-implement.
     ``{lat, lng, accuracy?}`` (degrees; ``accuracy`` is ignored), on a sphere of radius
     6,371,008.8 m (the IUGG mean Earth radius). Each map needs numeric ``lat`` in
     [-90, 90] and ``lng`` in [-180, 180]; anything else is an evaluation error.
+``sum(values: list) -> int | double``
+    The sum of a list of numbers: an int when every element is an int, else a double;
+    ``0`` for an empty list. Anything but a list of numbers (booleans and nulls
+    included) is an evaluation error. With a subtable: ``sum(lines.map(l, l.amount))``.
 
 Internal (the browser needs no counterpart):
 
@@ -117,6 +121,20 @@ def distance_m(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
+def sum_of(values: Any) -> int | float:
+    """The sum of a list of numbers (an int when all are ints); CEL name ``sum``."""
+    if not isinstance(values, list | tuple):
+        raise FunctionArgumentError(f"sum() needs a list, got {_cel_type(values)}")
+    total: int | float = 0
+    for i, number in enumerate(values):
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise FunctionArgumentError(f"sum(): element {i} is {_cel_type(number)}, not a number")
+        total += number
+    if any(isinstance(number, float) for number in values):
+        return float(total)
+    return total
+
+
 def _string(value: Any, function: str) -> str:
     if not isinstance(value, str):
         raise FunctionArgumentError(f"{function}() needs a string, got {_cel_type(value)}")
@@ -171,6 +189,7 @@ FUNCTIONS: Mapping[str, Callable[..., Any]] = {
     "hours_since": hours_since,
     "today": today,
     "distance_m": distance_m,
+    "sum": sum_of,
 }
 # The name ``size`` calls are renamed to; registered only for expressions that call
 # ``size``, so it is not part of the language authors write.

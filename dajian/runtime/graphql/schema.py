@@ -1,4 +1,5 @@
-"""Runtime queries (``records``, ``record``) and record mutations."""
+"""Runtime queries (``records``, ``record``, and the parts' queries: stages, approvals,
+inbox, dashboards…) and record mutations."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dajian.runtime import selectors
 from dajian.runtime.graphql.approval_mutations import ApprovalMutation
 from dajian.runtime.graphql.approvals import ApprovalQuery
 from dajian.runtime.graphql.automations import AutomationLogMutation, AutomationLogQuery
+from dajian.runtime.graphql.dashboards import DashboardQuery
 from dajian.runtime.graphql.deliveries import DeliveryMutation, DeliveryQuery
 from dajian.runtime.graphql.inbox import InboxMutation, InboxQuery
 from dajian.runtime.graphql.notifications import NotificationMutation, NotificationQuery
@@ -41,6 +43,7 @@ class RuntimeQuery(
     AutomationLogQuery,
     OwnershipQuery,
     DeliveryQuery,
+    DashboardQuery,
     graphene.ObjectType,
 ):
     records = graphene.Field(

@@ -12,20 +12,29 @@ from dajian.platform.models import Workspace
 from dajian.platform.permissions import Action, RowScope, scope_condition
 
 
+def row_scope_condition(actor: Actor, form: Form, action: Action = Action.READ) -> models.Q:
+    """The row condition of :meth:`RecordQuerySet.permitted` on the ``owner`` column:
+    the actor's row scope for ``action`` (R23), and for reading also the public pool for
+    those who see it (:attr:`~dajian.platform.permissions.FormPolicy.sees_pool`, R24).
+    Shared with the promoted facts of dashboards, which carry the same ``owner``."""
+    from dajian.runtime.policies import policy_for
+
+    policy = policy_for(actor, form)
+    scopes = policy.scopes[action]
+    condition = scope_condition(actor, scopes)
+    if action == Action.READ and policy.sees_pool and RowScope.ALL not in scopes:
+        condition |= models.Q(owner__isnull=True)  # the public pool, to claim from
+    return condition
+
+
 class RecordQuerySet(models.QuerySet["Record"]):
     def permitted(self, actor: Actor, form: Form, action: Action = Action.READ) -> RecordQuerySet:
         """The one permission-scoped starting point of every record read and write:
         records of ``form`` in the actor's workspace that the actor's row scope for
-        ``action`` reaches (R23); reading also reaches the public pool for those who see
-        it (:attr:`~dajian.platform.permissions.FormPolicy.sees_pool`, R24)."""
-        from dajian.runtime.policies import policy_for
-
-        policy = policy_for(actor, form)
-        scopes = policy.scopes[action]
-        condition = scope_condition(actor, scopes)
-        if action == Action.READ and policy.sees_pool and RowScope.ALL not in scopes:
-            condition |= models.Q(owner__isnull=True)  # the public pool, to claim from
-        return self.filter(workspace_id=actor.workspace.pk, form_id=form.pk).filter(condition)
+        ``action`` reaches (:func:`row_scope_condition`)."""
+        return self.filter(workspace_id=actor.workspace.pk, form_id=form.pk).filter(
+            row_scope_condition(actor, form, action)
+        )
 
 
 class RecordStatus(models.TextChoices):

@@ -320,3 +320,22 @@ def test_schema_and_hints():
         "function": "latest",
         "readOnly": True,
     }
+
+
+def test_sums_and_averages_are_doubles_in_cel_even_when_whole():
+    """A whole sum comes back from SQL as an int; CEL must still see a double, or
+    ``purchases_12m * 0.03`` fails with "no such overload" exactly at round amounts."""
+    from decimal import Decimal
+
+    from dajian.platform.expressions import compile_expression
+
+    total = rollup("sum", "score")
+    for raw in (Decimal("500000"), 500000, Decimal("500000.5")):
+        value = total.to_cel(total.to_api(raw))
+        assert isinstance(value, float)
+        assert compile_expression("agg * 0.03").evaluate({"agg": value}) == pytest.approx(
+            float(raw) * 0.03
+        )
+    assert isinstance(rollup("avg", "score").to_cel(7), float)
+    assert rollup("count").to_cel(3) == 3
+    assert rollup("latest", "outcome").to_cel("won") == "won"

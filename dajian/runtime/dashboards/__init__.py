@@ -1,0 +1,1 @@
+"""Dashboards: figures computed from records with SQL aggregates (docs/dashboards.md)."""
