@@ -84,6 +84,13 @@ class RecordFact(models.Model):
     d2 = models.DateTimeField(null=True, blank=True)
     d3 = models.DateTimeField(null=True, blank=True)
     d4 = models.DateTimeField(null=True, blank=True)
+    # The local (workspace time zone) calendar date of created_at and of each d-slot, so
+    # day / week / month / weekday buckets need no time-zone conversion per row.
+    created_on = models.DateField(null=True, blank=True)
+    d1_on = models.DateField(null=True, blank=True)
+    d2_on = models.DateField(null=True, blank=True)
+    d3_on = models.DateField(null=True, blank=True)
+    d4_on = models.DateField(null=True, blank=True)
 
     class Meta:
         indexes = [
