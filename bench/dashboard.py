@@ -486,9 +486,10 @@ def _time_dashboard(
 def _plans(meta: dict[str, Any], use_facts: bool, now: datetime) -> list[dict[str, Any]]:
     """``EXPLAIN (ANALYZE, BUFFERS)`` of every statement of one computation that reads
     records or facts."""
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    from django.test.utils import CaptureQueriesContext, override_settings
 
     from dajian.platform.actors import actor_for
     from dajian.platform.models import Workspace
@@ -498,7 +499,10 @@ def _plans(meta: dict[str, Any], use_facts: bool, now: datetime) -> list[dict[st
         get_user_model().objects.get(pk=meta["director_id"]),
         Workspace.objects.get(pk=meta["workspace_id"]),
     )
-    with CaptureQueriesContext(connection) as captured:
+    # one widget after the other: the queries of helper threads' connections would not
+    # be captured
+    serial = {**settings.DAJIAN, "DASHBOARD_THREADS": 1}
+    with override_settings(DAJIAN=serial), CaptureQueriesContext(connection) as captured:
         compute.dashboard_data(actor, APP_KEY, DASHBOARD_KEY, now=now, facts=use_facts)
     plans = []
     for query in captured.captured_queries:
@@ -523,37 +527,40 @@ def _plans(meta: dict[str, Any], use_facts: bool, now: datetime) -> list[dict[st
 
 
 def raw_queries(meta: dict[str, Any], columns: dict[str, str]) -> dict[str, list[str]]:
-    """The six widgets' aggregates as hand-written SQL over the JSON and over facts."""
+    """The six widgets' aggregates as hand-written SQL over the JSON and over facts (the
+    facts' months and weekdays from their local-date columns, as the dashboard reads
+    them; no row scope: the director sees every visit)."""
     ws, form = int(meta["workspace_id"]), int(meta["form_id"])
     zone = f"'{TIME_ZONE}'"
     valid = f"NOT (flags @> '[\"{PENDING}\"]'::jsonb)"
     recent = "created_at >= now() - interval '30 days'"
 
-    def six(table: str, region: str, amount: str, visited: str) -> list[str]:
+    def six(table: str, region: str, amount: str, month: str, weekday: str) -> list[str]:
         where = f"FROM {table} WHERE workspace_id = {ws} AND form_id = {form}"
         return [
             f"SELECT count(*) FILTER (WHERE {valid}), count(*) {where} AND {recent}",
             f"SELECT {region}, count(*) FILTER (WHERE {valid}), count(*) {where} GROUP BY 1",
-            f"SELECT date_trunc('month', {visited} AT TIME ZONE {zone}), count(*), "
-            f"sum({amount}) {where} GROUP BY 1",
+            f"SELECT {month}, count(*), sum({amount}) {where} GROUP BY 1",
             f"SELECT stage, count(*), sum({amount}) {where} GROUP BY 1",
             f"SELECT owner_id, count(*), sum({amount}) {where} GROUP BY 1",
-            f"SELECT owner_id, extract(isodow FROM created_at AT TIME ZONE {zone}), count(*) "
-            f"{where} GROUP BY 1, 2",
+            f"SELECT owner_id, {weekday}, count(*) {where} GROUP BY 1, 2",
         ]
 
+    visited_on = f"{columns.get('visited_at', 'd1')}_on"
     return {
         "json": six(
             "runtime_record",
             "data ->> 'region'",
             "(data ->> 'amount')::numeric",
-            "(data ->> 'visited_at')::timestamptz",
+            f"date_trunc('month', (data ->> 'visited_at')::timestamptz AT TIME ZONE {zone})",
+            f"extract(isodow FROM created_at AT TIME ZONE {zone})",
         ),
         "facts": six(
             "runtime_recordfact",
             columns.get("region", "NULL"),
             columns.get("amount", "NULL"),
-            columns.get("visited_at", "NULL"),
+            f"date_trunc('month', {visited_on}::timestamp)",
+            "(created_on - DATE '0001-01-01') % 7",
         ),
     }
 

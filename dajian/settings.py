@@ -165,6 +165,8 @@ DAJIAN = {
     "MAX_RECORD_BYTES": env.int("DAJIAN_MAX_RECORD_BYTES", default=512 * 1024),
     "MAX_FORM_FIELDS": 500,
     "MAX_BULK_DECISIONS": env.int("DAJIAN_MAX_BULK_DECISIONS", default=100),
+    # Widgets of one dashboard computed at a time on PostgreSQL (docs/dashboards.md).
+    "DASHBOARD_THREADS": env.int("DAJIAN_DASHBOARD_THREADS", default=2),
     "MAX_WORKFLOW_STAGES": 100,
     "MAX_CHAIN_STEPS": 30,
     "MAX_STEP_APPROVERS": 50,

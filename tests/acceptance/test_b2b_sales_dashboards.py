@@ -146,6 +146,52 @@ def test_collection_rate_counts_only_received_and_matched_payments(b2b: B2BSales
     assert (kpi["data"]["value"], kpi["color"]) == (0.75, "green")
 
 
+def test_overdue_receivables_are_ranked_by_customer(b2b: B2BSales):
+    """R27, R28: payments due before today that finance has not received and matched,
+    summed per customer (the payment's customer, copied from its contract), largest
+    first, each labelled with the customer's name and drilling down to its payments."""
+    lude = b2b.customer("rep1", "泰州海陵电力设备有限公司")
+    yueda = b2b.customer("rep2", "盐城悦达智能农装有限公司")
+
+    def payment(username: str, customer: dict, amount: float, due: str) -> dict:
+        contract = b2b.contract(username, customer, 1000000)
+        return b2b.create(
+            username,
+            "payment",
+            contract=contract["id"],
+            phase="progress",
+            amount=amount,
+            due_date=due,
+        )
+
+    lude_overdue = [
+        payment("rep1", lude, 100000, "2025-01-10"),
+        payment("rep1", lude, 50000, "2025-02-10"),
+    ]
+    paid = payment("rep1", lude, 70000, "2025-03-10")
+    b2b.update("finance", paid["id"], received=True, matched=True, voucher_no="V9")
+    payment("rep1", lude, 90000, "2099-01-01")  # not due yet
+    yueda_overdue = payment("rep2", yueda, 200000, "2025-01-10")
+
+    rows = widgets(b2b, "supervisor", "sales_overview")["overdue_by_customer"]["data"]["rows"]
+
+    assert [(r["key"], r["label"], r["values"]) for r in rows] == [
+        ([yueda["id"]], ["盐城悦达智能农装有限公司"], {"amount": 200000.0, "payments": 1}),
+        ([lude["id"]], ["泰州海陵电力设备有限公司"], {"amount": 150000.0, "payments": 2}),
+    ]
+    for row, behind in zip(rows, ([yueda_overdue], lude_overdue), strict=True):
+        drill = row["points"]["amount"]["drill"]
+        assert drill["filter"]["and"][-1] == {
+            "field": "customer",
+            "op": "eq",
+            "value": row["key"][0],
+        }
+        found = b2b.call("supervisor", DRILL, **drill)["records"]["totalCount"]
+        assert found == len(behind)
+    (own,) = widgets(b2b, "rep1", "sales_overview")["overdue_by_customer"]["data"]["rows"]
+    assert own["label"] == ["泰州海陵电力设备有限公司"]
+
+
 def test_health_below_75_puts_a_to_do_on_the_regional_directors_list(b2b: B2BSales):
     """R20: health = stage 40 % + documents 30 % + supply 30 %; a project below 75 (on
     creation or after an update) gives the owner's regional director a to-do; the

@@ -19,12 +19,14 @@ from dajian.builder.services.forms import publish_form, save_form_draft
 from dajian.builder.services.metadata import save_workflow
 from dajian.platform.actors import Actor
 from dajian.platform.errors import DajianError
+from dajian.platform.models import Membership
 from dajian.platform.org import create_org_unit
 from dajian.platform.sql import copy_rows
 from dajian.runtime.approvals.services import submit_for_approval, withdraw_approval
 from dajian.runtime.dashboards import facts
 from dajian.runtime.dashboards.facts import (
     ALL_SLOTS,
+    LOCAL_DATES,
     cast_of,
     date_instant,
     fact_queryset,
@@ -32,6 +34,7 @@ from dajian.runtime.dashboards.facts import (
     promoted_columns,
 )
 from dajian.runtime.models import FormPromotion, Record, RecordFact, RecordStatus
+from dajian.runtime.models.facts import TIME_SLOTS
 from dajian.runtime.ownership.handover import transfer_ownership
 from dajian.runtime.ownership.pool import claim_record, reassign_record, release_record
 from dajian.runtime.policies import definition_of
@@ -135,6 +138,16 @@ def expected_slot(cast: str, value: Any, zone: ZoneInfo) -> Any:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def expected_local_date(cast: str, value: Any, zone: ZoneInfo) -> dt.date | None:
+    """What a d-slot's local date column holds: a date's own day, a datetime's day in
+    the workspace's zone."""
+    if value is None:
+        return None
+    if cast == "date":
+        return dt.date.fromisoformat(value)
+    return expected_slot(cast, value, zone).astimezone(zone).date()
+
+
 def expected_fact(record: Record, columns: dict[str, str], zone: ZoneInfo) -> dict[str, Any]:
     definition = definition_of(record.form)
     assert definition is not None
@@ -147,18 +160,22 @@ def expected_fact(record: Record, columns: dict[str, str], zone: ZoneInfo) -> di
         "created_at": record.created_at,
         "updated_at": record.updated_at,
         "flags": record.flags,
+        "created_on": record.created_at.astimezone(zone).date(),
     }
     row.update({slot: None for slot in ALL_SLOTS})
+    row.update({LOCAL_DATES[slot]: None for slot in TIME_SLOTS})
     for key, slot in columns.items():
         cast = cast_of(definition.field_types[key])
         assert cast is not None
         row[slot] = expected_slot(cast, record.data.get(key), zone)
+        if slot in TIME_SLOTS:
+            row[LOCAL_DATES[slot]] = expected_local_date(cast, record.data.get(key), zone)
     return row
 
 
 def facts_of(form) -> dict[int, dict[str, Any]]:
     fields = ["record_id", "workspace_id", "form_id", "owner_id", "stage", "status"]
-    fields += ["created_at", "updated_at", "flags", *ALL_SLOTS]
+    fields += ["created_at", "updated_at", "flags", *ALL_SLOTS, *LOCAL_DATES.values()]
     rows = RecordFact.objects.filter(form_id=form.pk).values(*fields)
     return {row.pop("record_id"): row for row in rows}
 
@@ -360,6 +377,72 @@ def test_a_time_zone_change_needs_a_new_promotion(admin_actor, people, visit_for
     berlin = ZoneInfo("Europe/Berlin")
     assert RecordFact.objects.get().d1 == dt.datetime(2026, 1, 5, tzinfo=berlin)
     assert_in_sync(visit_form, berlin)
+
+
+def local_dates(record_id: int) -> tuple[Any, ...]:
+    fact = RecordFact.objects.get(record_id=record_id)
+    return fact.created_on, fact.d1_on, fact.d2_on
+
+
+def test_local_dates_are_the_days_in_the_workspace_zone_and_move_with_it(
+    admin_actor, people, visit_form, unit
+):
+    # given a record created, and visited, at 20:00 UTC on 5 January: the 6th in Shanghai
+    cid = customer_id(admin_actor)
+    values = visit_data(people, unit, cid, visited_at="2026-01-05T20:00:00Z")
+    record = create_record(admin_actor, "sales", "visit", values).record
+    Record.objects.filter(pk=record.pk).update(
+        created_at=dt.datetime(2026, 1, 5, 20, 0, tzinfo=dt.UTC)
+    )
+    assert promote(visit_form, ["visited_on", "visited_at"]) == {
+        "visited_on": "d1",
+        "visited_at": "d2",
+    }
+    sixth, fifth = dt.date(2026, 1, 6), dt.date(2026, 1, 5)
+    # a date field is its own day whatever the zone
+    assert local_dates(record.pk) == (sixth, fifth, sixth)
+
+    # when the workspace moves to Berlin (20:00 UTC is 21:00 there, on the 5th)
+    workspace = admin_actor.workspace
+    workspace.time_zone = "Europe/Berlin"
+    workspace.save(update_fields=["time_zone"])
+
+    # then the facts are stale (dashboards read the records) until promoted again
+    assert promoted_columns(visit_form) is None
+    assert local_dates(record.pk) == (sixth, fifth, sixth)
+    promote(visit_form, [])
+    assert promoted_columns(visit_form) == {"visited_on": "d1", "visited_at": "d2"}
+    assert local_dates(record.pk) == (fifth, fifth, fifth)
+    assert_in_sync(visit_form, ZoneInfo("Europe/Berlin"))
+
+
+def test_a_backfill_that_changes_no_value_writes_no_row_version(admin_actor, visit_form):
+    records = [
+        create_record(admin_actor, "sales", "visit", {"region": region}).record
+        for region in ("east", "north")
+    ]
+    promote(visit_form, ["region"])
+
+    def versions() -> dict[int, str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT record_id, ctid::text FROM runtime_recordfact WHERE form_id = %s",
+                [visit_form.pk],
+            )
+            return dict(cursor.fetchall())
+
+    before = versions()
+    # a new trigger and a backfill, but no record has a quantity: every fact stays as it is
+    assert promote(visit_form, ["qty"]) == {"region": "t1", "qty": "n1"}
+    assert versions() == before
+
+    # a value that does change rewrites that fact only
+    Record.objects.filter(pk=records[0].pk).update(data={"region": "east", "stars": 5})
+    promote(visit_form, ["stars"])
+    after = versions()
+    assert after[records[1].pk] == before[records[1].pk]
+    assert after[records[0].pk] != before[records[0].pk]
+    assert_in_sync(visit_form)
 
 
 def test_promoted_columns_sees_a_promotion_made_elsewhere(visit_form):
@@ -642,3 +725,28 @@ def test_fact_queryset_is_the_records_row_scope(admin_actor, people, visit_form,
     # the manager's team (rep, rep2, the manager) and the pool; not the outsider
     assert fact_queryset(manager, visit_form).count() == 3
     assert fact_queryset(make_actor(people["auditor"], ws), visit_form).count() == 4
+
+
+def test_fact_queryset_reads_the_team_first_and_sees_it_change(
+    admin_actor, people, visit_form, unit
+):
+    promote(visit_form, ["region"])
+    ws = admin_actor.workspace
+    cid = customer_id(admin_actor)
+    for user in ("rep", "outsider"):
+        create_record(make_actor(people[user], ws), "sales", "visit", visit_data(people, unit, cid))
+    manager = make_actor(people["manager"], ws)
+
+    # the team is a list of ids in the facts' query, not a subquery per row
+    sql = str(fact_queryset(manager, visit_form).query)
+    assert "platform_membership" not in sql and "platform_orgunit" not in sql
+    assert fact_queryset(manager, visit_form).count() == 1
+
+    # the outsider joins the manager's team: the next read counts their visit
+    Membership.objects.filter(workspace=ws, user=people["outsider"]).update(
+        org_unit=Membership.objects.get(workspace=ws, user=people["rep"]).org_unit
+    )
+    manager = make_actor(people["manager"], ws)
+    permitted = set(Record.objects.permitted(manager, visit_form).values_list("pk", flat=True))
+    assert len(permitted) == 2
+    assert set(fact_queryset(manager, visit_form).values_list("record_id", flat=True)) == permitted

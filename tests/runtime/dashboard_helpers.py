@@ -65,6 +65,45 @@ OPPORTUNITY_FIELDS = [
     {"key": "amount", "type": "money", "label": "Amount"},
 ]
 
+# Stores and shelf checks of them: grouping by a relation (a store is titled "name city").
+STORE_FIELDS = [
+    {"key": "name", "type": "text", "label": "Name"},
+    {"key": "city", "type": "text", "label": "City"},
+    {
+        "key": "level",
+        "type": "single_select",
+        "label": "Level",
+        "choices": [{"value": "A", "label": {"zh-CN": "A 类", "en": "Level A"}}],
+    },
+]
+STORE_PERMISSIONS = [
+    # reps read their own stores, without the city
+    {"role": "rep", "create": True, "read": "own", "update": "own", "fields": {"city": "hidden"}},
+    {"role": "manager", "create": True, "read": "team", "update": "team"},
+]
+CHECK_FIELDS = [
+    {"key": "store", "type": "relation", "target": "store", "label": "Store"},
+    {"key": "stores", "type": "relation", "target": "store", "label": "Stores", "multiple": True},
+    {"key": "on_shelf", "type": "boolean", "label": "On shelf"},
+    {"key": "facings", "type": "number", "label": "Facings"},
+]
+CHECK_PERMISSIONS = [
+    {"role": "rep", "create": True, "read": "own", "update": "own"},
+    {"role": "manager", "create": True, "read": "team", "update": "team"},
+]
+ON_SHELF = {"field": "on_shelf", "op": "eq", "value": True}
+BY_STORE = {
+    "key": "by_store",
+    "type": "bar",
+    "form": "check",
+    "measures": [
+        {"key": "n", "function": "count"},
+        {"key": "rate", "function": "ratio", "numerator": {"filter": ON_SHELF}, "denominator": {}},
+        {"key": "facings", "function": "sum", "field": "facings"},
+    ],
+    "group_by": [{"field": "store"}],
+}
+
 
 @dataclass
 class Org:

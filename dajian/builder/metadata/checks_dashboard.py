@@ -122,7 +122,8 @@ MESSAGES: dict[str, dict[str, str]] = {
 GROUP_SYSTEM = frozenset(
     {"stage", "status", "owner", "org_unit", "created_at", "updated_at", "stage_entered_at"}
 )
-# Value types records can be grouped by (multi-valued and composite ones cannot).
+# Value types records can be grouped by (multi-valued and composite ones cannot; a
+# relation groups by the related record, labelled with its title).
 GROUPABLE_KINDS = frozenset(
     {
         "text",
@@ -133,6 +134,7 @@ GROUPABLE_KINDS = frozenset(
         "boolean",
         "user",
         "department",
+        "relation",
         "number",
         "int",
         "money",

@@ -13,11 +13,14 @@ widget type's ``data`` are in docs/dashboards.md.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.utils import timezone
+from django.conf import settings
+from django.db import connection, connections
+from django.utils import timezone, translation
 
 from dajian.builder.definitions import FormDefinition
 from dajian.builder.filters import pin_filter
@@ -35,6 +38,7 @@ from dajian.runtime.dashboards.groups import (
     Dimension,
     OrgUnitDimension,
     OwnerDimension,
+    RelationDimension,
     StageDimension,
     StatusDimension,
     ValueDimension,
@@ -46,6 +50,7 @@ from dajian.runtime.dashboards.usage import FACT_SYSTEM_FIELDS, widget_fields
 from dajian.runtime.policies import definition_of, policy_for
 
 Key = tuple[Any, ...]
+DASHBOARD_THREADS = 2
 
 
 @dataclass
@@ -61,6 +66,16 @@ class Context:
     use_facts: bool = True
     sources: dict[str, str] = field(default_factory=dict)  # widget key → "records" | "facts"
     promotions: dict[int, dict[str, str] | None] = field(default_factory=dict)
+    related: dict[tuple[int, str], Form | None] = field(default_factory=dict)
+
+    def related_form(self, app_id: int, key: str) -> Form | None:
+        """A relation's target form (one query per form no widget reads, at most)."""
+        if key in self.forms:
+            return self.forms[key]
+        if (app_id, key) not in self.related:
+            found = Form.objects.select_related("published").filter(app_id=app_id, key=key)
+            self.related[(app_id, key)] = found.first()
+        return self.related[(app_id, key)]
 
     def promoted(self, form: Form) -> dict[str, str] | None:
         """The form's promoted columns (asked once per dashboard and form)."""
@@ -131,11 +146,12 @@ def compute_dashboard(
             labels=Labels(actor.workspace),
             use_facts=facts,
         )
-        widgets = [
-            compute_widget(ctx, spec, i)
+        chosen = [
+            (i, spec)
             for i, spec in enumerate(document["widgets"])
             if widget_keys is None or spec["key"] in widget_keys
         ]
+        widgets = compute_widgets(ctx, chosen)
     return {
         "app": meta.app.key,
         "key": meta.key,
@@ -145,6 +161,60 @@ def compute_dashboard(
         "widgets": widgets,
         "sources": ctx.sources,
     }
+
+
+def compute_widgets(
+    ctx: Context, chosen: list[tuple[int, Mapping[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The widgets ``chosen`` (``(index, spec)``), in order. On PostgreSQL outside a
+    transaction, up to :func:`widget_threads` widgets are computed at once, each extra
+    thread on a connection of its own (closed at the end), so the database's cores
+    share the aggregates; in a transaction (whose uncommitted rows another connection
+    would not see) and on SQLite, one after the other."""
+    threads = min(widget_threads(), len(chosen))
+    if threads < 2 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return [compute_widget(ctx, spec, i) for i, spec in chosen]
+    results: list[dict[str, Any] | None] = [None] * len(chosen)
+    failures: list[BaseException] = []
+    pending = iter(list(enumerate(chosen)))
+    lock = threading.Lock()
+    language = translation.get_language()
+
+    def work() -> None:
+        # The viewer's zone and language are the calling thread's: set them here too.
+        with timezone.override(ctx.zone), translation.override(language):
+            while not failures:
+                with lock:
+                    item = next(pending, None)
+                if item is None:
+                    return
+                position, (index, spec) = item
+                try:
+                    results[position] = compute_widget(ctx, spec, index)
+                except Exception as exc:  # noqa: BLE001 - re-raised in the calling thread below
+                    failures.append(exc)
+
+    def helper() -> None:
+        try:
+            work()
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    extra = [threading.Thread(target=helper, daemon=True) for _ in range(threads - 1)]
+    for thread in extra:
+        thread.start()
+    work()  # the calling thread works too, on its own connection
+    for thread in extra:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return [r for r in results if r is not None]
+
+
+def widget_threads() -> int:
+    """How many widgets of one dashboard are computed at once on PostgreSQL
+    (``DAJIAN["DASHBOARD_THREADS"]``, default 2)."""
+    return int(settings.DAJIAN.get("DASHBOARD_THREADS", DASHBOARD_THREADS))
 
 
 def compute_widget(ctx: Context, spec: Mapping[str, Any], index: int) -> dict[str, Any]:
@@ -224,6 +294,11 @@ class WidgetRun:
                 return BucketDimension(spec, labels, self.ctx.zone, "datetime")
             raise DajianError.single(
                 "UNKNOWN_FIELD", f"No field {key!r}.", path=f"{self.path}.group_by"
+            )
+        if field_type.type == "relation":
+            app_id, target = self.form.app_id, field_type.target  # type: ignore[attr-defined]
+            return RelationDimension(
+                spec, labels, self.ctx.actor, lambda: self.ctx.related_form(app_id, target)
             )
         if "bucket" in spec:
             kind = "date" if shapes.value_kind(field_type) == "date" else "datetime"

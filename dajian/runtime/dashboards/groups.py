@@ -1,26 +1,41 @@
 """The dimensions a widget groups by (``group_by`` items), one class per kind.
 
 A dimension gives the SQL expression of its group key, turns what the database returns
-into a key (``decode``), and for a key: its API form (global ids for people and units),
-its label in the viewer's language, its place in the natural order, and the filter that
-selects exactly its records (the drill-down). Grouping by ``org_unit`` groups by owner
-in SQL and maps owners to their units here (``remap``), over the groups only.
+into a key (``decode``), and for a key: its API form (global ids for people, units and
+records), its label in the viewer's language, its place in the natural order, and the
+filter that selects exactly its records (the drill-down). Grouping by ``org_unit`` groups
+by owner in SQL and maps owners to their units here (``remap``), over the groups only.
+Grouping by a relation loads the related records' titles for the groups shown only
+(``load_labels``, called by the widget's shape once it knows them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from django.db.models import Case, DateField, Expression, F, IntegerField, Q, Value, When
+from django.db.models import (
+    Case,
+    DateField,
+    Expression,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Q,
+    Value,
+    When,
+)
 from django.db.models.functions import Trunc
 from django.db.models.lookups import IsNull, LessThan
 
 from dajian.builder.fields.base import FieldType, global_id
 from dajian.builder.filters import cyclic_expression, field_kind
 from dajian.builder.metadata.workflow import WorkflowDefinition
+from dajian.builder.models import Form
+from dajian.platform.actors import Actor
 from dajian.platform.i18n import current_locale, localize
 from dajian.runtime.dashboards.labels import Labels, text
 from dajian.runtime.dashboards.sources import Source
@@ -43,6 +58,9 @@ class Dimension:
 
     # Keys listed even when no record has them (weekdays, hours): heatmap axes.
     complete: ClassVar[bool] = False
+    # Labels read only for the keys whose labels are used (the groups shown, or all of
+    # them when they are ordered by label): :meth:`load_labels` is called once with those.
+    deferred_labels: ClassVar[bool] = False
 
     def __init__(self, spec: Mapping[str, Any], labels: Labels):
         self.spec = spec
@@ -58,6 +76,9 @@ class Dimension:
     def remap(self, keys: Iterable[Key]) -> None:
         """Load what ``decode`` and the labels need for these raw values as the database
         returned them (a query at most)."""
+
+    def load_labels(self, keys: Iterable[Key]) -> None:
+        """Load the labels of these keys (a query at most): see ``deferred_labels``."""
 
     def api_key(self, key: Key) -> Any:
         return key
@@ -146,6 +167,57 @@ class ValueDimension(Dimension):
         return _sort_none_last(key)
 
 
+class RelationDimension(Dimension):
+    """A single relation: the related record (key: its id; in the API its global id),
+    labelled with the record's title as the viewer may see it — ``#<id>`` when the
+    record is outside their read scope, gone, or has no title they may see
+    (:meth:`Labels.load_records`). Titles are read in one query, for the groups shown.
+    Ordered by title (records named by id after the titled ones, the empty group last)."""
+
+    deferred_labels = True
+
+    def __init__(
+        self,
+        spec: Mapping[str, Any],
+        labels: Labels,
+        actor: Actor,
+        target: Callable[[], Form | None],
+    ):
+        super().__init__(spec, labels)
+        self.actor = actor
+        self.target = target  # the related form, looked up only when titles are needed
+        self.form: Form | None = None
+
+    def expression(self, source: Source) -> Expression | F:
+        return source.value(self.field)
+
+    def decode(self, raw: Any) -> Key:
+        return None if raw is None else int(raw)
+
+    def load_labels(self, keys: Iterable[Key]) -> None:
+        ids = [k for k in keys if k is not None]
+        if ids:
+            self.form = self.target()
+            self.labels.load_records(self.actor, self.form, ids)
+
+    def title(self, key: int) -> str | None:
+        return None if self.form is None else self.labels.record(self.form.pk, key)
+
+    def api_key(self, key: Key) -> Any:
+        return None if key is None else global_id("Record", key)
+
+    def label(self, key: Key) -> str:
+        if key is None:
+            return text("empty")
+        return self.title(key) or f"#{key}"
+
+    def order(self, key: Key) -> Any:
+        if key is None:
+            return (2, "")
+        title = self.title(key)
+        return (0, title) if title else (1, key)
+
+
 class BinsDimension(Dimension):
     """A number in ranges: ``< b1``, ``b1–b2`` … ``≥ bn`` (keys 0…n)."""
 
@@ -185,6 +257,42 @@ class BinsDimension(Dimension):
         return parts[0] if len(parts) == 1 else {"and": parts}
 
 
+class LocalDateBucket(Func):
+    """PostgreSQL: the bucket of a fact's local date column (``created_on``, ``d1_on``…)
+    with no time-zone conversion: the date itself (day), ``date_trunc`` of it as a
+    timestamp without zone (week to year: the bucket's first day at midnight), or the
+    ISO weekday by day arithmetic (0001-01-01 was a Monday)."""
+
+    output_field = DateField()
+
+    def __init__(self, column: str, bucket: str):
+        super().__init__(F(column))
+        self.bucket = bucket
+
+    def as_sql(self, compiler, connection, **extra):  # type: ignore[no-untyped-def]
+        sql, params = compiler.compile(self.source_expressions[0])
+        if self.bucket == "day":
+            return sql, params
+        if self.bucket == "weekday":
+            return f"((({sql} - DATE '0001-01-01') %% 7 + 7) %% 7 + 1)", params
+        return f"date_trunc('{self.bucket}', {sql}::timestamp)", params
+
+
+class LocalHour(Func):
+    """PostgreSQL: the hour (0–23) of a fact's instant in a time zone, as ``date_part``'s
+    float rather than ``EXTRACT``'s slower numeric."""
+
+    output_field = FloatField()
+
+    def __init__(self, expression: Expression | F, zone: dt.tzinfo):
+        super().__init__(expression)
+        self.zone_name = str(getattr(zone, "key", zone))
+
+    def as_sql(self, compiler, connection, **extra):  # type: ignore[no-untyped-def]
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"date_part('hour', {sql} AT TIME ZONE %s)", (*params, self.zone_name)
+
+
 class BucketDimension(Dimension):
     """A moment's (or date's) day, week, month, quarter or year in the workspace's time
     zone (keys: the local date the bucket starts), or its weekday (1 = Monday) or hour."""
@@ -209,6 +317,12 @@ class BucketDimension(Dimension):
         return self.zone
 
     def expression(self, source: Source) -> Expression:
+        if source.is_facts:
+            local = source.local_date(self.field) if self.bucket != "hour" else None
+            if local is not None:
+                return LocalDateBucket(local, self.bucket)
+            if self.bucket == "hour":
+                return LocalHour(source.instant(self.field), self.zone)
         moment = source.instant(self.field)
         zone = self._zone_for(source)
         if self.bucket in TRUNCATED:
@@ -219,6 +333,8 @@ class BucketDimension(Dimension):
         if raw is None:
             return None
         if self.bucket in TRUNCATED:
+            if isinstance(raw, dt.datetime):  # date_trunc of a local date: its midnight
+                raw = raw.date()
             return raw.isoformat() if isinstance(raw, dt.date) else str(raw)[:10]
         return int(raw)
 

@@ -1,14 +1,25 @@
 """Labels of group keys in the viewer's language, loaded in bulk: people's display
-names, org units (names, and the chart's shape for drill-downs) and fixed texts."""
+names, org units (names, and the chart's shape for drill-downs), the titles of related
+records the viewer may read, and fixed texts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.contrib.auth import get_user_model
 
+from dajian.builder.definitions import FormDefinition
+from dajian.builder.models import Form
+from dajian.platform.actors import Actor
 from dajian.platform.i18n import format_message
 from dajian.platform.models import Membership, OrgUnit, Workspace
+from dajian.runtime.models import Record
+from dajian.runtime.policies import definition_of, policy_for
+
+# Ids per query when titles of related records are loaded (below every database's limit
+# of bound parameters; a widget shows at most 100 groups).
+TITLE_BATCH = 2000
 
 TEXTS: dict[str, dict[str, str]] = {
     "empty": {"zh-CN": "（空）", "en": "(empty)"},
@@ -44,6 +55,25 @@ def text(code: str, **params: str) -> str:
     return format_message(TEXTS, code, **params)
 
 
+def title_text(definition: FormDefinition, keys: Sequence[str], values: Sequence[Any]) -> str:
+    """A record's title: its title fields' values (``values``, in the order of ``keys``)
+    joined by spaces, choices by their label; empty values left out."""
+    parts = []
+    for key, value in zip(keys, values, strict=True):
+        if value is None or value == "" or value == []:
+            continue
+        field_type = definition.field_types[key]
+        if field_type.type == "single_select":
+            parts.append(field_type.label_of(value))  # type: ignore[attr-defined]
+        elif isinstance(value, bool):
+            parts.append(text("yes" if value else "no"))
+        elif isinstance(value, list):
+            parts.append(", ".join(str(v) for v in value))
+        else:
+            parts.append(str(value))
+    return " ".join(parts)
+
+
 def display_name(user: object) -> str:
     full = user.get_full_name()  # type: ignore[attr-defined]
     return str(full or user.get_username())  # type: ignore[attr-defined]
@@ -57,6 +87,7 @@ class Labels:
         self._users: dict[int, str] = {}
         self._unit_of: dict[int, int | None] = {}
         self._units: dict[int, tuple[str, int | None]] | None = None
+        self._titles: dict[tuple[int, int], str | None] = {}
 
     # --- people ---------------------------------------------------------------------------
     def load_users(self, ids: Iterable[int]) -> None:
@@ -109,3 +140,37 @@ class Labels:
 
     def root_units(self) -> list[int]:
         return sorted(pk for pk, (_, parent) in self._chart().items() if parent is None)
+
+    # --- related records ------------------------------------------------------------------
+    def load_records(self, actor: Actor, form: Form | None, ids: Iterable[int]) -> None:
+        """The titles of the records ``ids`` of ``form`` (a relation's target) as
+        ``actor`` may see them: only records in their read scope, only title fields not
+        hidden from them (one query per 2,000 ids). The others — outside the scope,
+        deleted, or with no visible title — get none: :meth:`record` names them by id,
+        so a label never shows what ``records`` would not show the viewer."""
+        if form is None:
+            return
+        missing = sorted({i for i in ids if (form.pk, i) not in self._titles})
+        if not missing:
+            return
+        definition = definition_of(form)
+        found: dict[int, str] = {}
+        if definition is not None:
+            hidden = policy_for(actor, form).hidden_fields
+            keys = [
+                key
+                for key in definition.title_fields
+                if key not in hidden and key in definition.stored_keys
+            ]
+            lookups = [f"data__{key}" for key in keys]
+            readable = Record.objects.permitted(actor, form)
+            for start in range(0, len(missing) if keys else 0, TITLE_BATCH):
+                batch = missing[start : start + TITLE_BATCH]
+                for pk, *values in readable.filter(pk__in=batch).values_list("pk", *lookups):
+                    found[pk] = title_text(definition, keys, values)
+        for record_id in missing:
+            self._titles[(form.pk, record_id)] = found.get(record_id) or None
+
+    def record(self, form_id: int, record_id: int) -> str | None:
+        """The title loaded for a related record, or None (see :meth:`load_records`)."""
+        return self._titles.get((form_id, record_id))

@@ -19,6 +19,7 @@ from django.db.models import (
     DateTimeField,
     FloatField,
     Func,
+    IntegerField,
     Max,
     Min,
     Q,
@@ -26,6 +27,7 @@ from django.db.models import (
     Sum,
     Value,
 )
+from django.db.models.expressions import Star
 from django.db.models.functions import Coalesce
 
 from dajian.builder.fields.base import FieldType
@@ -59,6 +61,31 @@ def _add(a: Any, b: Any) -> Any:
 
 def _aggregate(cls: type[Aggregate], expression: Any, condition: Q) -> Aggregate:
     return cls(expression, filter=condition) if condition else cls(expression)
+
+
+class CountRows(Aggregate):
+    """``COUNT(*)``, with ``FILTER (WHERE …)`` when given a condition: rows, without
+    testing a column for NULL on each (Django's ``Count("*")`` refuses a filter). Where
+    the database has no FILTER clause it counts a CASE of the condition."""
+
+    function = "COUNT"
+    name = "CountRows"
+    output_field = IntegerField()
+    empty_result_set_value = 0
+
+    def __init__(self, filter: Q | None = None):
+        super().__init__(Star(), filter=filter)
+
+    def as_sql(self, compiler, connection, **extra):  # type: ignore[no-untyped-def]
+        if self.filter is not None and not connection.features.supports_aggregate_filter_clause:
+            condition, params = compiler.compile(self.filter)
+            return f"COUNT(CASE WHEN {condition} THEN 1 END)", params
+        return super().as_sql(compiler, connection, **extra)
+
+
+def _count(condition: Q) -> Aggregate:
+    """The number of rows meeting ``condition`` (all rows when it is empty)."""
+    return CountRows(filter=condition) if condition else CountRows()
 
 
 class Measure:
@@ -133,7 +160,7 @@ class CountMeasure(Measure):
     functions = ("count",)
 
     def aggregates(self) -> dict[str, Aggregate]:
-        return {f"{self.alias}_n": _aggregate(Count, "pk", self.condition)}
+        return {f"{self.alias}_n": _count(self.condition)}
 
     def value(self, partial: Partial | None) -> int:
         return int((partial or {}).get("n") or 0)
@@ -197,8 +224,8 @@ class RatioMeasure(Measure):
 
     def aggregates(self) -> dict[str, Aggregate]:
         return {
-            f"{self.alias}_num": _aggregate(Count, "pk", self.condition & self.numerator[0]),
-            f"{self.alias}_den": _aggregate(Count, "pk", self.condition & self.denominator[0]),
+            f"{self.alias}_num": _count(self.condition & self.numerator[0]),
+            f"{self.alias}_den": _count(self.condition & self.denominator[0]),
         }
 
     def value(self, partial: Partial | None) -> float | None:
@@ -231,10 +258,10 @@ class FilledMeasure(Measure):
         return "percent"
 
     def aggregates(self) -> dict[str, Aggregate]:
-        out = {f"{self.alias}_n": _aggregate(Count, "pk", self.condition)}
+        out = {f"{self.alias}_n": _count(self.condition)}
         for i, key in enumerate(self.spec["fields"]):
             filled = self.condition & ~self.source.empty(key)
-            out[f"{self.alias}_f{i}"] = _aggregate(Count, "pk", filled)
+            out[f"{self.alias}_f{i}"] = _count(filled)
         return out
 
     def value(self, partial: Partial | None) -> float | None:

@@ -99,6 +99,7 @@ class Shape:
         keys = set(found)
         if kind == "funnel":
             keys = {(stage,) for stage in dimensions[0].all_keys()}
+        self._load_labels(keys, found)
         ordered = sorted(keys, key=self._order)
         rows = [(key, self.row(key, found.get(key, {}))) for key in ordered]
         out: dict[str, Any] = {
@@ -113,6 +114,35 @@ class Shape:
             rows = self._sorted(rows)[: self.spec.get("limit", DEFAULT_LIMIT)]
         out["rows"] = [row for _, row in rows]
         return out
+
+    def _load_labels(self, keys: set[Key], found: Mapping[Key, Mapping[str, Any]]) -> None:
+        """Load the deferred labels (related records' titles) of the groups whose labels
+        are read, in one query per dimension: every group when groups are ordered by key
+        (their labels order them) and on a heatmap's axes; with a value sort, the groups
+        the limit shows and those tied with the last of them (equals keep key order)."""
+        dimensions = self.run.dimensions
+        deferred = [i for i, d in enumerate(dimensions) if d.deferred_labels]
+        if not deferred:
+            return
+        needed = keys
+        if self.spec["type"] not in ("heatmap", "funnel") and self.spec.get("sort", "key") != "key":
+            needed = self._shown_by_value(keys, found)
+        for i in deferred:
+            dimensions[i].load_labels({key[i] for key in needed})
+
+    def _shown_by_value(self, keys: set[Key], found: Mapping[Key, Mapping[str, Any]]) -> set[Key]:
+        """The groups a value sort may show: within the limit, or tied with its last."""
+        limit = self.spec.get("limit", DEFAULT_LIMIT)
+        if len(keys) <= limit:
+            return keys
+        first = self.run.measures[0]
+        sign = -1 if self.spec.get("sort") == "value_desc" else 1
+        ranks = {}
+        for key in keys:
+            value = first.value(found.get(key, {}).get(first.key))
+            ranks[key] = (value is None, 0 if value is None else sign * value)
+        cutoff = sorted(ranks.values())[limit - 1]
+        return {key for key, rank in ranks.items() if rank <= cutoff}
 
     def _order(self, key: Key) -> tuple[Any, ...]:
         return tuple(d.order(k) for d, k in zip(self.run.dimensions, key, strict=True))

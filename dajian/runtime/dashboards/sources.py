@@ -18,7 +18,7 @@ from django.db.models import Expression, F, Q, QuerySet
 from django.db.models.fields.json import KT
 
 from dajian.builder.definitions import FormDefinition
-from dajian.builder.filters import compile_filter, instant_expression
+from dajian.builder.filters import compile_filter, instant_expression, is_system_field
 from dajian.builder.models import Form
 from dajian.platform.actors import Actor
 from dajian.platform.permissions import Action
@@ -69,6 +69,18 @@ class Source:
     def instant(self, key: str) -> Expression | F:
         """A system time's or a date / date-time field's moment, for buckets."""
         return instant_expression(key, self.definition, self.columns)
+
+    def local_date(self, key: str) -> str | None:
+        """The fact column holding the local date (workspace time zone) of a system time
+        or a promoted date / date-time field (``created_on``, ``d1_on``…), or None (the
+        records, or a time without one: ``updated_at``): day to weekday buckets read it
+        instead of converting every row's instant."""
+        if self.columns is None:
+            return None
+        if key == "created_at" and is_system_field(self.definition, key):
+            return facts.LOCAL_DATES[key]
+        slot = self.columns.get(key)
+        return facts.LOCAL_DATES.get(slot) if slot is not None else None
 
     def empty(self, key: str) -> Q:
         """The field has no value (what the ``isnull`` filter means)."""

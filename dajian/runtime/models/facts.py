@@ -45,11 +45,17 @@ class RecordFact(models.Model):
         db_constraint=False,
         related_name="fact",
     )
+    # No single-column indexes: the composite ones below serve the dashboard queries,
+    # and every extra index slows the trigger's writes and the backfill.
     workspace = models.ForeignKey(
-        Workspace, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Workspace,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     form = models.ForeignKey(
-        Form, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Form, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -57,6 +63,7 @@ class RecordFact(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     stage = models.CharField(max_length=63, null=True, blank=True)
