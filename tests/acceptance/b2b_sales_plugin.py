@@ -3,10 +3,8 @@ people take through GraphQL (``tests/acceptance/test_b2b_sales_*.py`` load this 
 with ``pytest_plugins``).
 
 Every step is a GraphQL call as a member of the org (``rep1``, ``supervisor``,
-``finance``...). Unit tests run in one transaction, where the outbox's on-commit hand-off
-never fires: each write step processes the outbox itself (``drain_outbox``), as the
-worker would a moment later. Time moves only through the entry points that take
-``now=`` (timers, date scans, schedules).
+``finance``...); the steps both templates take are in :mod:`tests.acceptance.steps`. Time
+moves only through the entry points that take ``now=`` (timers, date scans, schedules).
 """
 
 from __future__ import annotations
@@ -16,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.acceptance.conftest import SalesOrg
+from tests.acceptance.steps import ERRORS, AppSteps, create_mutation, update_mutation
 from tests.automation_helpers import drain_outbox
 
 APP = "b2b_sales"
@@ -26,7 +24,6 @@ RECORD_FIELDS = """
   id form stage status flags version data
   owner { username }
 """
-ERRORS = "errors { field path code message }"
 INSTALL = """
 mutation($sample: Boolean, $records: Int) {
   installTemplate(input: {key: "b2b_sales", sampleData: $sample, records: $records}) {
@@ -35,23 +32,8 @@ mutation($sample: Boolean, $records: Int) {
   }
 }
 """
-CREATE = f"""
-mutation($app: String!, $form: String!, $data: GenericScalar!) {{
-  createRecord(input: {{app: $app, form: $form, data: $data}}) {{
-    record {{ {RECORD_FIELDS} }}
-    {ERRORS}
-    warnings {{ field code message }}
-  }}
-}}
-"""
-UPDATE = f"""
-mutation($id: ID!, $data: GenericScalar!) {{
-  updateRecord(input: {{id: $id, data: $data}}) {{
-    record {{ {RECORD_FIELDS} }}
-    {ERRORS}
-  }}
-}}
-"""
+CREATE = create_mutation(RECORD_FIELDS, "warnings { field code message }")
+UPDATE = update_mutation(RECORD_FIELDS)
 ADVANCE = f"""
 mutation($id: ID!, $to: String!, $reason: String) {{
   advanceStage(input: {{id: $id, to: $to, reason: $reason}}) {{
@@ -95,9 +77,6 @@ mutation($task: ID!, $decision: ApprovalDecision!, $comment: String) {{
   }}
 }}
 """
-NOTIFICATIONS = """
-query { myNotifications(first: 100) { edges { node { kind message record { id } } } } }
-"""
 
 _codes = itertools.count(1)
 
@@ -108,45 +87,22 @@ def credit_code() -> str:
 
 
 @dataclass
-class B2BSales:
+class B2BSales(AppSteps):
     """The installed app, driven through GraphQL as the org's members."""
 
-    org: SalesOrg
-
-    # --- plumbing ----------------------------------------------------------------------
-    def call(self, username: str, query: str, **variables: Any) -> dict[str, Any]:
-        return self.org.call(username, query, **variables)
+    APP = APP
+    CREATE = CREATE
+    UPDATE = UPDATE
+    RECORD = RECORD
+    TASKS = TASKS
 
     # --- records -----------------------------------------------------------------------
-    def try_create(self, username: str, form: str, **data: Any) -> dict[str, Any]:
-        result = self.call(username, CREATE, app=APP, form=form, data=data)["createRecord"]
-        drain_outbox()
-        return result  # type: ignore[no-any-return]
-
-    def create(self, username: str, form: str, **data: Any) -> dict[str, Any]:
-        result = self.try_create(username, form, **data)
-        assert result["errors"] == [], result["errors"]
-        return result["record"]  # type: ignore[no-any-return]
-
-    def try_update(self, username: str, record_id: str, **data: Any) -> dict[str, Any]:
-        result = self.call(username, UPDATE, id=record_id, data=data)["updateRecord"]
-        drain_outbox()
-        return result  # type: ignore[no-any-return]
-
-    def update(self, username: str, record_id: str, **data: Any) -> dict[str, Any]:
-        result = self.try_update(username, record_id, **data)
-        assert result["errors"] == [], result["errors"]
-        return result["record"]  # type: ignore[no-any-return]
-
     def advance(
         self, username: str, record_id: str, to: str, reason: str | None = None
     ) -> dict[str, Any]:
         result = self.call(username, ADVANCE, id=record_id, to=to, reason=reason)["advanceStage"]
         drain_outbox()
         return result  # type: ignore[no-any-return]
-
-    def record(self, username: str, record_id: str) -> dict[str, Any] | None:
-        return self.call(username, RECORD, id=record_id)["record"]  # type: ignore[no-any-return]
 
     def records(
         self, username: str, form: str, filter: dict[str, Any] | None = None
@@ -159,20 +115,10 @@ class B2BSales:
 
     def upload(self, username: str, name: str = "proposal.pdf") -> int:
         """Upload a small PDF as ``username``; returns the attachment id."""
-        client = self.org.gql.client
-        client.force_login(self.org[username])
         body = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-        response = client.post(
-            "/api/uploads/", {"file": SimpleUploadedFile(name, body, "application/pdf")}
-        )
-        assert response.status_code == 201, response.content
-        return response.json()["attachment"]["id"]  # type: ignore[no-any-return]
+        return self.upload_file(username, name, body, "application/pdf")
 
     # --- inbox -------------------------------------------------------------------------
-    def tasks(self, username: str, kind: str = "APPROVAL") -> list[dict[str, Any]]:
-        data = self.call(username, TASKS, kind=kind)
-        return [edge["node"] for edge in data["myTasks"]["edges"]]
-
     def decide(
         self, username: str, record_id: str, decision: str, comment: str | None = None
     ) -> dict[str, Any]:
@@ -182,10 +128,6 @@ class B2BSales:
         drain_outbox()
         assert result["decideTask"]["errors"] == [], result["decideTask"]["errors"]
         return result["decideTask"]["request"]  # type: ignore[no-any-return]
-
-    def notifications(self, username: str) -> list[dict[str, Any]]:
-        data = self.call(username, NOTIFICATIONS)
-        return [edge["node"] for edge in data["myNotifications"]["edges"]]
 
     # --- business steps ----------------------------------------------------------------
     def customer(

@@ -3,10 +3,8 @@ its people take through GraphQL (``tests/acceptance/test_store_sales_*.py`` load
 module with ``pytest_plugins``).
 
 Every step is a GraphQL call as a member of the org (``rep1``, ``supervisor``,
-``regional``...). Unit tests run in one transaction, where the outbox's on-commit
-hand-off never fires: each write step processes the outbox itself (``drain_outbox``), as
-the worker would a moment later. Time moves only through the entry points that take
-``now=`` (schedules, timers).
+``regional``...); the steps both templates take are in :mod:`tests.acceptance.steps`.
+Time moves only through the entry points that take ``now=`` (schedules, timers).
 """
 
 from __future__ import annotations
@@ -18,13 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
 
 from dajian.builder.models import Metadata
 from dajian.runtime.automations import schedules
 from tests.acceptance.conftest import SalesOrg
+from tests.acceptance.steps import ERRORS, AppSteps, create_mutation, update_mutation
 from tests.automation_helpers import drain_outbox
 
 APP = "store_sales"
@@ -37,23 +35,8 @@ RECORD_FIELDS = """
   id form status flags version data
   owner { username }
 """
-ERRORS = "errors { field path code message }"
-CREATE = f"""
-mutation($app: String!, $form: String!, $data: GenericScalar!) {{
-  createRecord(input: {{app: $app, form: $form, data: $data}}) {{
-    record {{ {RECORD_FIELDS} }}
-    {ERRORS}
-  }}
-}}
-"""
-UPDATE = f"""
-mutation($id: ID!, $data: GenericScalar!) {{
-  updateRecord(input: {{id: $id, data: $data}}) {{
-    record {{ {RECORD_FIELDS} }}
-    {ERRORS}
-  }}
-}}
-"""
+CREATE = create_mutation(RECORD_FIELDS)
+UPDATE = update_mutation(RECORD_FIELDS)
 RECORD = f"""
 query($id: ID!) {{
   record(id: $id) {{
@@ -93,9 +76,6 @@ mutation($task: ID!, $decision: ApprovalDecision!, $comment: String, $attachment
   }}
 }}
 """
-NOTIFICATIONS = """
-query { myNotifications(first: 100) { edges { node { kind message record { id } } } } }
-"""
 AUTOMATION = """
 query($app: String!, $key: String!) { automation(app: $app, key: $key) { enabled trigger } }
 """
@@ -131,38 +111,19 @@ def jpeg() -> bytes:
 
 
 @dataclass
-class StoreSales:
+class StoreSales(AppSteps):
     """The installed app, driven through GraphQL as the org's members."""
 
-    org: SalesOrg
-
-    # --- plumbing ----------------------------------------------------------------------
-    def call(self, username: str, query: str, **variables: Any) -> dict[str, Any]:
-        return self.org.call(username, query, **variables)
+    APP = APP
+    CREATE = CREATE
+    UPDATE = UPDATE
+    RECORD = RECORD
+    TASKS = TASKS
 
     # --- records -----------------------------------------------------------------------
-    def try_create(self, username: str, form: str, **data: Any) -> dict[str, Any]:
-        result = self.call(username, CREATE, app=APP, form=form, data=data)["createRecord"]
-        drain_outbox()
-        return result  # type: ignore[no-any-return]
-
-    def create(self, username: str, form: str, **data: Any) -> dict[str, Any]:
-        result = self.try_create(username, form, **data)
-        assert result["errors"] == [], result["errors"]
-        return self.record(username, result["record"]["id"]) or result["record"]
-
-    def try_update(self, username: str, record_id: str, **data: Any) -> dict[str, Any]:
-        result = self.call(username, UPDATE, id=record_id, data=data)["updateRecord"]
-        drain_outbox()
-        return result  # type: ignore[no-any-return]
-
-    def update(self, username: str, record_id: str, **data: Any) -> dict[str, Any]:
-        result = self.try_update(username, record_id, **data)
-        assert result["errors"] == [], result["errors"]
-        return self.record(username, record_id) or result["record"]
-
-    def record(self, username: str, record_id: str) -> dict[str, Any] | None:
-        return self.call(username, RECORD, id=record_id)["record"]  # type: ignore[no-any-return]
+    def written(self, username: str, record_id: str, record: dict[str, Any]) -> dict[str, Any]:
+        """The record written, read back (with its approval)."""
+        return self.record(username, record_id) or record
 
     def records(
         self,
@@ -179,19 +140,9 @@ class StoreSales:
 
     def photo(self, username: str, name: str = "shelf.jpg") -> int:
         """A photo taken on ``username``'s phone and uploaded; returns the attachment id."""
-        client = self.org.gql.client
-        client.force_login(self.org[username])
-        response = client.post(
-            "/api/uploads/", {"file": SimpleUploadedFile(name, jpeg(), "image/jpeg")}
-        )
-        assert response.status_code == 201, response.content
-        return response.json()["attachment"]["id"]  # type: ignore[no-any-return]
+        return self.upload_file(username, name, jpeg(), "image/jpeg")
 
     # --- inbox -------------------------------------------------------------------------
-    def tasks(self, username: str, kind: str = "APPROVAL") -> list[dict[str, Any]]:
-        data = self.call(username, TASKS, kind=kind)
-        return [edge["node"] for edge in data["myTasks"]["edges"]]
-
     def try_decide(
         self,
         username: str,
@@ -212,10 +163,6 @@ class StoreSales:
         )["decideTask"]
         drain_outbox()
         return result  # type: ignore[no-any-return]
-
-    def notifications(self, username: str) -> list[dict[str, Any]]:
-        data = self.call(username, NOTIFICATIONS)
-        return [edge["node"] for edge in data["myNotifications"]["edges"]]
 
     def dashboard(self, username: str, key: str = "store_overview") -> dict[str, dict[str, Any]]:
         """The dashboard as ``username`` sees it: widget key → widget."""

@@ -30,10 +30,15 @@ from tests.runtime.dashboard_helpers import (
     NOW,
     STORE_FIELDS,
     STORE_PERMISSIONS,
+    TOTAL,
     add,
+    add_opportunities,
+    count,
     drill_count,
+    measure,
+    ratio,
     recompute,
-    stay,
+    widget,
 )
 
 pytest_plugins = ["tests.runtime.dashboard_plugin"]
@@ -48,48 +53,29 @@ def publish(admin_actor, *widgets, key="board"):
 
 VIEWERS = ["admin", "manager", "other_mgr", "rep1", "rep3"]
 ON_FACTS = [
-    {
-        "key": "by_due_week",
-        "type": "bar",
-        "form": "visit",
-        "filter": {"field": "due_on", "op": "lt", "value": "2026-04-01"},
-        "measures": [
-            {"key": "n", "function": "count"},
-            {"key": "total", "function": "sum", "field": "amount"},
-            {"key": "mean", "function": "avg", "field": "score"},
-        ],
-        "group_by": [{"field": "due_on", "bucket": "week"}],
-    },
-    {
-        "key": "visited_hours",
-        "type": "heatmap",
-        "form": "visit",
-        "filter": {"field": "visited_at", "op": "weekday", "value": 2},
-        "measures": [{"key": "n", "function": "count"}],
-        "group_by": [{"field": "region"}, {"field": "visited_at", "bucket": "hour"}],
-    },
-    {
-        "key": "by_month",
-        "type": "line",
-        "form": "visit",
-        "measures": [
-            {"key": "n", "function": "count"},
-            {
-                "key": "rate",
-                "function": "ratio",
-                "numerator": {"filter": {"field": "amount", "op": "gte", "value": 50}},
-                "denominator": {},
-            },
-        ],
-        "group_by": [{"field": "created_at", "bucket": "month"}],
-    },
-    {
-        "key": "due_weekday",
-        "type": "bar",
-        "form": "visit",
-        "measures": [{"key": "n", "function": "count"}],
-        "group_by": [{"field": "due_on", "bucket": "weekday"}],
-    },
+    widget(
+        "by_due_week",
+        "bar",
+        count(),
+        TOTAL,
+        measure("mean", "avg", "score"),
+        group_by=[{"field": "due_on", "bucket": "week"}],
+        filter={"field": "due_on", "op": "lt", "value": "2026-04-01"},
+    ),
+    widget(
+        "visited_hours",
+        "heatmap",
+        group_by=["region", {"field": "visited_at", "bucket": "hour"}],
+        filter={"field": "visited_at", "op": "weekday", "value": 2},
+    ),
+    widget(
+        "by_month",
+        "line",
+        count(),
+        ratio("rate", {"field": "amount", "op": "gte", "value": 50}),
+        group_by=[{"field": "created_at", "bucket": "month"}],
+    ),
+    widget("due_weekday", "bar", group_by=[{"field": "due_on", "bucket": "weekday"}]),
 ]
 
 
@@ -112,18 +98,7 @@ def data(board_org, board_visit, board_opportunity):
         flags = ["pending_verification"] if i % 3 == 0 else []
         created = NOW - days * day if i != 6 else dt.datetime(2026, 2, 28, 16, 30, tzinfo=dt.UTC)
         add(board_org, board_visit, owner, created_at=created, flags=flags, **values)
-    start = NOW - 5 * day
-    for owner, stage, amount, history in [
-        ("rep1", "proposal", 100, [("new", 5), ("proposal", None)]),
-        ("rep2", "new", 40, [("new", None)]),
-        ("rep3", "negotiation", 800, [("new", 1), ("proposal", 2), ("negotiation", None)]),
-        ("rep1", "won", 70, [("new", 3), ("won", None)]),
-    ]:
-        opp = add(board_org, board_opportunity, owner, stage=stage, amount=amount)
-        entered = start
-        for key, hours in history:
-            stay(opp, key, entered, hours)
-            entered += dt.timedelta(hours=hours or 0)
+    add_opportunities(board_org, board_opportunity)
 
 
 def both(actor):
@@ -188,22 +163,15 @@ def test_a_local_day_from_the_facts(board_org, board_visit, admin_actor):
     add(board_org, board_visit, "rep1", due_on="2026-03-17", visited_at="2026-03-16T23:30:00Z")
     publish(
         admin_actor,
-        {
-            "key": "visited_day",
-            "type": "bar",
-            "form": "visit",
-            "measures": [{"key": "n", "function": "count"}],
-            "group_by": [{"field": "visited_at", "bucket": "day"}],
-            "filter": {"field": "visited_at", "op": "isnull", "value": False},
-        },
-        {
-            "key": "due_day",
-            "type": "bar",
-            "form": "visit",
-            "measures": [{"key": "n", "function": "count"}],
-            "group_by": [{"field": "due_on", "bucket": "day"}],
-            "filter": {"field": "due_on", "op": "isnull", "value": False},
-        },
+        *[
+            widget(
+                key,
+                "bar",
+                group_by=[{"field": field, "bucket": "day"}],
+                filter={"field": field, "op": "isnull", "value": False},
+            )
+            for key, field in (("visited_day", "visited_at"), ("due_day", "due_on"))
+        ],
     )
     found = dashboard_data(board_org["admin"], "sales", "board", now=NOW)
     assert found["sources"] == {"visited_day": "facts", "due_day": "facts"}
@@ -235,15 +203,8 @@ def test_a_form_with_more_fields_than_slots_keeps_reading_records(board_org, adm
     fields = [{"key": f"t{i}", "type": "text", "label": f"T{i}"} for i in range(9)]
     form = build_form(admin_actor, fields, key="wide")
     add(board_org, form, "rep1", t0="a", t8="b")
-    publish(
-        admin_actor,
-        {
-            "key": "health",
-            "type": "kpi",
-            "form": "wide",
-            "measures": [{"key": "f", "function": "filled", "fields": [f["key"] for f in fields]}],
-        },
-    )
+    filled = measure("f", "filled", fields=[f["key"] for f in fields])
+    publish(admin_actor, widget("health", "kpi", filled, form="wide"))
     assert promoted_columns(form) is None  # nine text fields, eight text slots
     found = dashboard_data(board_org["rep1"], "sales", "board", now=NOW)
     assert found["sources"] == {"health": "records"}
@@ -275,26 +236,20 @@ def test_groups_by_a_relation_from_the_facts(board_org, admin_actor):
         ("manager", mine, 6),
     ]:
         add(board_org, checks, owner, store=store.pk if store else None, facings=facings)
-    deep = {"field": "facings", "op": "gte", "value": 2}
+    deep = ratio("deep", {"field": "facings", "op": "gte", "value": 2})
+    by_month = {"field": "created_at", "bucket": "month"}
     publish(
         admin_actor,
-        {
-            "key": "by_store",
-            "type": "bar",
-            "form": "check",
-            "measures": [
-                {"key": "n", "function": "count"},
-                {
-                    "key": "deep",
-                    "function": "ratio",
-                    "numerator": {"filter": deep},
-                    "denominator": {},
-                },
-                {"key": "facings", "function": "avg", "field": "facings"},
-            ],
-            "group_by": [{"field": "store"}, {"field": "created_at", "bucket": "month"}],
-            "sort": "value_desc",
-        },
+        widget(
+            "by_store",
+            "bar",
+            count(),
+            deep,
+            measure("facings", "avg", "facings"),
+            form="check",
+            group_by=["store", by_month],
+            sort="value_desc",
+        ),
     )
     assert set(promoted_columns(checks) or {}) == {"store", "facings"}
     assert (promoted_columns(checks) or {})["store"].startswith("t")
@@ -326,13 +281,7 @@ BUCKETS = [
     ("visited_at", "hour"),
 ]
 LOCAL_BUCKETS = [
-    {
-        "key": f"{field}_{bucket}",
-        "type": "bar",
-        "form": "visit",
-        "measures": [{"key": "n", "function": "count"}],
-        "group_by": [{"field": field, "bucket": bucket}],
-    }
+    widget(f"{field}_{bucket}", "bar", group_by=[{"field": field, "bucket": bucket}])
     for field, bucket in BUCKETS
 ]
 
@@ -358,16 +307,7 @@ def test_buckets_read_the_local_dates_of_the_facts(board_org, board_visit, data,
     assert on_facts == on_records
 
 
-VISIT_BY_REGION = {
-    "key": "by_region",
-    "type": "bar",
-    "form": "visit",
-    "measures": [
-        {"key": "n", "function": "count"},
-        {"key": "total", "function": "sum", "field": "amount"},
-    ],
-    "group_by": [{"field": "region"}],
-}
+VISIT_BY_REGION = widget("by_region", "bar", count(), TOTAL, group_by=["region"])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -415,13 +355,9 @@ def test_publishing_promotes_after_the_commit_without_holding_up_record_writes(
 def test_republishing_a_form_promotes_it_again(board_org, board_visit, admin_actor):
     add(board_org, board_visit, "rep1", region="north", amount=5, phone="13800000000")
     add(board_org, board_visit, "rep3", region="east", amount=2)
-    with_phone = {
-        "key": "with_phone",
-        "type": "kpi",
-        "form": "visit",
-        "measures": [{"key": "n", "function": "count"}],
-        "filter": {"field": "phone", "op": "isnull", "value": False},
-    }
+    with_phone = widget(
+        "with_phone", "kpi", filter={"field": "phone", "op": "isnull", "value": False}
+    )
     publish(admin_actor, VISIT_BY_REGION, with_phone)
     assert set(promoted_columns(board_visit) or {}) == {"region", "amount", "phone"}
 

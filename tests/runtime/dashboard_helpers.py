@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
@@ -91,18 +91,77 @@ CHECK_PERMISSIONS = [
     {"role": "rep", "create": True, "read": "own", "update": "own"},
     {"role": "manager", "create": True, "read": "team", "update": "team"},
 ]
+
+
+# --- widgets and measures -----------------------------------------------------------------
+
+
+def count(key: str = "n", **options: Any) -> dict[str, Any]:
+    """A measure counting the records (``options``: its own ``filter``)."""
+    return {"key": key, "function": "count", **options}
+
+
+def measure(key: str, function: str, field: str | None = None, **options: Any) -> dict[str, Any]:
+    """A measure of ``function`` over ``field`` (``options``: ``fields`` of ``filled``...)."""
+    return {"key": key, "function": function, **({"field": field} if field else {}), **options}
+
+
+def ratio(
+    key: str, numerator: dict[str, Any], denominator: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The share of the records (those of the ``denominator`` filter) ``numerator`` keeps."""
+    return {
+        "key": key,
+        "function": "ratio",
+        "numerator": {"filter": numerator},
+        "denominator": {"filter": denominator} if denominator else {},
+    }
+
+
+def widget(
+    key: str,
+    kind: str,
+    *measures: dict[str, Any],
+    form: str = "visit",
+    group_by: Sequence[str | dict[str, Any]] = (),
+    **options: Any,
+) -> dict[str, Any]:
+    """A widget of ``kind`` over ``form``: ``measures`` (none: the records counted as
+    ``n``), grouped by ``group_by`` (a field key, or a group with its bucket or bins);
+    ``options`` are the widget's other keys (title, filter, sort, limit, thresholds...)."""
+    spec: dict[str, Any] = {
+        "key": key,
+        "type": kind,
+        "form": form,
+        "measures": list(measures) or [count()],
+    }
+    if group_by:
+        spec["group_by"] = [{"field": g} if isinstance(g, str) else g for g in group_by]
+    return {**spec, **options}
+
+
+NOT_PENDING = {"not": {"field": "flags", "op": "contains", "value": "pending_verification"}}
+VALID_SHARE = ratio("rate", NOT_PENDING)  # the visits not waiting for verification
+THRESHOLDS = {"green": 0.65, "yellow": 0.45}
+TOTAL = measure("total", "sum", "amount")
+
+
+def visits_kpi(green: int, yellow: int) -> dict[str, Any]:
+    """The KPI ``visits``: the visits counted, titled 拜访数 (Visits)."""
+    title = {"zh-CN": "拜访数", "en": "Visits"}
+    return widget("visits", "kpi", title=title, thresholds={"green": green, "yellow": yellow})
+
+
 ON_SHELF = {"field": "on_shelf", "op": "eq", "value": True}
-BY_STORE = {
-    "key": "by_store",
-    "type": "bar",
-    "form": "check",
-    "measures": [
-        {"key": "n", "function": "count"},
-        {"key": "rate", "function": "ratio", "numerator": {"filter": ON_SHELF}, "denominator": {}},
-        {"key": "facings", "function": "sum", "field": "facings"},
-    ],
-    "group_by": [{"field": "store"}],
-}
+BY_STORE = widget(
+    "by_store",
+    "bar",
+    count(),
+    ratio("rate", ON_SHELF),
+    measure("facings", "sum", "facings"),
+    form="check",
+    group_by=["store"],
+)
 
 
 @dataclass
@@ -190,6 +249,29 @@ def stay(record: Record, stage: str, entered: dt.datetime, hours: float | None) 
     )
 
 
+# owner, stage, amount, stays (hours; None: still there)
+OPPORTUNITIES: list[tuple[str, str, int, list[tuple[str, int | None]]]] = [
+    ("rep1", "proposal", 100, [("new", 5), ("proposal", None)]),
+    ("rep2", "new", 40, [("new", None)]),
+    ("rep3", "negotiation", 800, [("new", 1), ("proposal", 2), ("negotiation", None)]),
+    ("rep1", "won", 70, [("new", 3), ("won", None)]),
+]
+
+
+def add_opportunities(org: Org, form: Any) -> list[Record]:
+    """The :data:`OPPORTUNITIES`, each with its stays one after the other from five days
+    before NOW."""
+    made = []
+    for owner, stage, amount, history in OPPORTUNITIES:
+        opp = add(org, form, owner, stage=stage, amount=amount)
+        entered = NOW - dt.timedelta(days=5)
+        for key, hours in history:
+            stay(opp, key, entered, hours)
+            entered += dt.timedelta(hours=hours or 0)
+        made.append(opp)
+    return made
+
+
 def dashboard(*widgets: dict[str, Any], name: str = "Board") -> dict[str, Any]:
     return {"schema_version": 1, "name": name, "widgets": list(widgets)}
 
@@ -229,99 +311,60 @@ def points(widget_data: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str, d
 
 # --- a dashboard of every widget type, and its figures recomputed in Python ---------------
 
-NOT_PENDING = {"not": {"field": "flags", "op": "contains", "value": "pending_verification"}}
 EVERY_TYPE = [
-    {
-        "key": "kpi",
-        "type": "kpi",
-        "form": "visit",
-        "filter": {"field": "created_at", "op": "gte", "value": {"ago": {"days": 30}}},
-        "measures": [
-            {
-                "key": "rate",
-                "function": "ratio",
-                "numerator": {"filter": NOT_PENDING},
-                "denominator": {},
-            }
-        ],
-        "thresholds": {"green": 0.65, "yellow": 0.45},
-    },
-    {
-        "key": "bar",
-        "type": "bar",
-        "form": "visit",
-        "measures": [
-            {"key": "n", "function": "count"},
-            {
-                "key": "rate",
-                "function": "ratio",
-                "numerator": {"filter": NOT_PENDING},
-                "denominator": {"filter": {"field": "amount", "op": "isnull", "value": False}},
-            },
-            {"key": "total", "function": "sum", "field": "amount"},
-        ],
-        "group_by": [{"field": "region"}, {"field": "owner"}],
-    },
-    {
-        "key": "line",
-        "type": "line",
-        "form": "visit",
-        "measures": [
-            {"key": "n", "function": "count"},
-            {"key": "mean", "function": "avg", "field": "amount"},
-        ],
-        "group_by": [{"field": "created_at", "bucket": "day"}],
-    },
-    {
-        "key": "pie",
-        "type": "pie",
-        "form": "visit",
-        "measures": [{"key": "high", "function": "max", "field": "score"}],
-        "group_by": [{"field": "score", "bins": [50, 80]}],
-    },
-    {
-        "key": "funnel",
-        "type": "funnel",
-        "form": "opportunity",
-        "measures": [
-            {"key": "n", "function": "count"},
-            {"key": "amount", "function": "sum", "field": "amount"},
-            {"key": "hours", "function": "avg_stage_hours"},
-        ],
-        "group_by": [{"field": "stage"}],
-    },
-    {
-        "key": "radar",
-        "type": "radar",
-        "form": "visit",
-        "measures": [
-            {"key": "n", "function": "count"},
-            {"key": "low", "function": "min", "field": "amount"},
-        ],
-        "group_by": [{"field": "org_unit"}],
-        "compare": "team_average",
-    },
-    {
-        "key": "heatmap",
-        "type": "heatmap",
-        "form": "visit",
-        "measures": [{"key": "n", "function": "count"}],
-        "group_by": [{"field": "owner"}, {"field": "visited_at", "bucket": "hour"}],
-    },
-    {
-        "key": "table",
-        "type": "table",
-        "form": "visit",
-        "measures": [
-            {"key": "filled", "function": "filled", "fields": ["phone", "address"]},
-            {
-                "key": "valid",
-                "function": "count",
-                "filter": {"field": "valid", "op": "eq", "value": True},
-            },
-        ],
-        "group_by": [{"field": "status"}, {"field": "helper"}],
-    },
+    widget(
+        "kpi",
+        "kpi",
+        VALID_SHARE,
+        filter={"field": "created_at", "op": "gte", "value": {"ago": {"days": 30}}},
+        thresholds=THRESHOLDS,
+    ),
+    widget(
+        "bar",
+        "bar",
+        count(),
+        ratio("rate", NOT_PENDING, {"field": "amount", "op": "isnull", "value": False}),
+        TOTAL,
+        group_by=["region", "owner"],
+    ),
+    widget(
+        "line",
+        "line",
+        count(),
+        measure("mean", "avg", "amount"),
+        group_by=[{"field": "created_at", "bucket": "day"}],
+    ),
+    widget(
+        "pie",
+        "pie",
+        measure("high", "max", "score"),
+        group_by=[{"field": "score", "bins": [50, 80]}],
+    ),
+    widget(
+        "funnel",
+        "funnel",
+        count(),
+        measure("amount", "sum", "amount"),
+        measure("hours", "avg_stage_hours"),
+        form="opportunity",
+        group_by=["stage"],
+    ),
+    widget(
+        "radar",
+        "radar",
+        count(),
+        measure("low", "min", "amount"),
+        group_by=["org_unit"],
+        compare="team_average",
+    ),
+    widget("heatmap", "heatmap", group_by=["owner", {"field": "visited_at", "bucket": "hour"}]),
+    widget(
+        "table",
+        "table",
+        measure("filled", "filled", fields=["phone", "address"]),
+        count("valid", filter={"field": "valid", "op": "eq", "value": True}),
+        group_by=["status", "helper"],
+    ),
 ]
 
 

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from dajian.builder.services.metadata import save_dashboard
-from tests.runtime.dashboard_helpers import add, dashboard, publish
+from tests.runtime.dashboard_helpers import add, dashboard, publish, visits_kpi, widget
 
 pytest_plugins = ["tests.runtime.dashboard_plugin"]
 
@@ -21,23 +21,7 @@ RECORDS = """
 query R($app: String!, $form: String!, $filter: GenericScalar) {
   records(app: $app, form: $form, filter: $filter) { totalCount }
 }"""
-WIDGETS = [
-    {
-        "key": "visits",
-        "type": "kpi",
-        "title": {"zh-CN": "拜访数", "en": "Visits"},
-        "form": "visit",
-        "measures": [{"key": "n", "function": "count"}],
-        "thresholds": {"green": 3, "yellow": 2},
-    },
-    {
-        "key": "by_region",
-        "type": "bar",
-        "form": "visit",
-        "measures": [{"key": "n", "function": "count"}],
-        "group_by": [{"field": "region"}],
-    },
-]
+WIDGETS = [visits_kpi(green=3, yellow=2), widget("by_region", "bar", group_by=["region"])]
 
 
 def _setup(board_org, board_visit, admin_actor):

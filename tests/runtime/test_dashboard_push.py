@@ -12,38 +12,22 @@ from dajian.builder.services.metadata import save_automation
 from dajian.platform.errors import DajianError
 from dajian.runtime.automations import schedules
 from dajian.runtime.models import ActionExecution, Delivery, DeliveryChannel, Notification
-from tests.runtime.dashboard_helpers import SHANGHAI, add, publish
+from tests.runtime.dashboard_helpers import SHANGHAI, add, publish, visits_kpi, widget
 from tests.runtime.delivery_helpers import allow
 
 pytest_plugins = ["tests.runtime.dashboard_plugin"]
 
 MONDAY_10 = dt.datetime(2026, 3, 23, 10, 0, 5, tzinfo=SHANGHAI)
 WIDGETS = [
-    {
-        "key": "visits",
-        "type": "kpi",
-        "title": {"zh-CN": "拜访数", "en": "Visits"},
-        "form": "visit",
-        "measures": [{"key": "n", "function": "count"}],
-        "thresholds": {"green": 4, "yellow": 2},
-    },
-    {
-        "key": "by_rep",
-        "type": "radar",
-        "title": {"zh-CN": "人员对比", "en": "Reps"},
-        "form": "visit",
-        "measures": [{"key": "n", "function": "count"}],
-        "group_by": [{"field": "owner"}],
-        "compare": "team_average",
-    },
-    {
-        "key": "by_region",
-        "type": "bar",
-        "title": "Regions",
-        "form": "visit",
-        "measures": [{"key": "n", "function": "count"}],
-        "group_by": [{"field": "region"}],
-    },
+    visits_kpi(green=4, yellow=2),
+    widget(
+        "by_rep",
+        "radar",
+        title={"zh-CN": "人员对比", "en": "Reps"},
+        group_by=["owner"],
+        compare="team_average",
+    ),
+    widget("by_region", "bar", title="Regions", group_by=["region"]),
 ]
 
 

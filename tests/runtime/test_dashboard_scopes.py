@@ -21,6 +21,7 @@ from tests.runtime.dashboard_helpers import (
     NOW,
     PERMISSIONS,
     add,
+    add_opportunities,
     drill_count,
     figures,
     publish,
@@ -53,20 +54,7 @@ def records(board_org, board_visit, board_opportunity):
             add(board_org, board_visit, owner, created_at=NOW - days * day, flags=flags, **data)
         )
     Record.objects.filter(pk=made[1].pk).update(status="in_approval")
-    start = NOW - 5 * day
-    for owner, stage, amount, history in [
-        ("rep1", "proposal", 100, [("new", 5), ("proposal", None)]),
-        ("rep2", "new", 40, [("new", None)]),
-        ("rep3", "negotiation", 800, [("new", 1), ("proposal", 2), ("negotiation", None)]),
-        ("rep1", "won", 70, [("new", 3), ("won", None)]),
-    ]:
-        opp = add(board_org, board_opportunity, owner, stage=stage, amount=amount)
-        entered = start
-        for key, hours in history:
-            stay(opp, key, entered, hours)
-            entered += dt.timedelta(hours=hours or 0)
-        made.append(opp)
-    return made
+    return made + add_opportunities(board_org, board_opportunity)
 
 
 @pytest.mark.parametrize("viewer", ["admin", "manager", "other_mgr", "rep1", "rep3"])

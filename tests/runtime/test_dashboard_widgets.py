@@ -15,41 +15,38 @@ from dajian.runtime.dashboards.shapes import threshold_color
 from tests.factories import make_actor, make_user
 from tests.runtime.dashboard_helpers import (
     NOW,
+    THRESHOLDS,
+    TOTAL,
+    VALID_SHARE,
     add,
+    count,
     drill_count,
     drill_ids,
     figures,
+    measure,
     publish,
     stay,
+    widget,
 )
 
 pytest_plugins = ["tests.runtime.dashboard_plugin"]
 
-NOT_PENDING = {"not": {"field": "flags", "op": "contains", "value": "pending_verification"}}
-VALID_RATE = {
-    "key": "valid_rate",
-    "type": "kpi",
-    "title": {"zh-CN": "有效拜访率", "en": "Valid board_visit rate"},
-    "form": "visit",
-    "measures": [
-        {
-            "key": "rate",
-            "function": "ratio",
-            "numerator": {"filter": NOT_PENDING},
-            "denominator": {},
-        }
-    ],
-    "thresholds": {"green": 0.65, "yellow": 0.45},
-    "format": "percent",
-}
+VALID_RATE = widget(
+    "valid_rate",
+    "kpi",
+    VALID_SHARE,
+    title={"zh-CN": "有效拜访率", "en": "Valid board_visit rate"},
+    thresholds=THRESHOLDS,
+    format="percent",
+)
 
 
 def utc(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.UTC)
 
 
-def rows_by_label(widget):
-    return {tuple(row["label"]): row["values"] for row in widget["data"]["rows"]}
+def rows_by_label(found):
+    return {tuple(row["label"]): row["values"] for row in found["data"]["rows"]}
 
 
 # --- KPI and thresholds ------------------------------------------------------------------
@@ -63,11 +60,11 @@ def test_kpi_ratio_with_thresholds(board_org, board_visit, admin_actor, pending,
     for i in range(20):
         add(board_org, board_visit, "rep1", flags=["pending_verification"] if i < pending else [])
     publish(admin_actor, VALID_RATE)
-    widget = figures(board_org["admin"])["valid_rate"]
-    data = widget["data"]
+    shown = figures(board_org["admin"])["valid_rate"]
+    data = shown["data"]
     assert (data["value"], data["numerator"], data["denominator"]) == (rate, 20 - pending, 20)
-    assert widget["color"] == data["color"] == color
-    assert widget["format"] == "percent"
+    assert shown["color"] == data["color"] == color
+    assert shown["format"] == "percent"
     assert drill_count(board_org["admin"], data["drill"]) == 20
     assert drill_count(board_org["admin"], data["drill_numerator"]) == 20 - pending
 
@@ -97,17 +94,10 @@ def test_kpi_colour_of_an_average_at_the_boundaries(
 ):
     add(board_org, board_visit, "rep1", score=score)
     publish(
-        admin_actor,
-        {
-            "key": "score",
-            "type": "kpi",
-            "form": "visit",
-            "measures": [{"key": "avg", "function": "avg", "field": "score"}],
-            "thresholds": {"green": 0.65, "yellow": 0.45},
-        },
+        admin_actor, widget("score", "kpi", measure("avg", "avg", "score"), thresholds=THRESHOLDS)
     )
-    widget = figures(board_org["admin"])["score"]
-    assert (widget["data"]["value"], widget["color"]) == (score, color)
+    shown = figures(board_org["admin"])["score"]
+    assert (shown["data"]["value"], shown["color"]) == (score, color)
 
 
 def test_kpi_without_records(board_org, board_visit, admin_actor):
@@ -137,31 +127,24 @@ def regions(board_org, board_visit):
 def test_bar_count_sum_avg_min_max_by_choice(board_org, regions, admin_actor):
     publish(
         admin_actor,
-        {
-            "key": "by_region",
-            "type": "bar",
-            "form": "visit",
-            "measures": [
-                {"key": "n", "function": "count"},
-                {"key": "total", "function": "sum", "field": "amount"},
-                {"key": "mean", "function": "avg", "field": "amount"},
-                {"key": "low", "function": "min", "field": "score"},
-                {"key": "high", "function": "max", "field": "score"},
-                {
-                    "key": "big",
-                    "function": "count",
-                    "filter": {"field": "amount", "op": "gt", "value": 40},
-                },
-            ],
-            "group_by": [{"field": "region"}],
-        },
+        widget(
+            "by_region",
+            "bar",
+            count(),
+            TOTAL,
+            measure("mean", "avg", "amount"),
+            measure("low", "min", "score"),
+            measure("high", "max", "score"),
+            count("big", filter={"field": "amount", "op": "gt", "value": 40}),
+            group_by=["region"],
+        ),
     )
-    widget = figures(board_org["admin"])["by_region"]
-    data = widget["data"]
+    shown = figures(board_org["admin"])["by_region"]
+    data = shown["data"]
     # in the order of the choices, the empty value last
     assert [row["key"] for row in data["rows"]] == [["north"], ["south"], ["east"], [None]]
     assert [row["label"] for row in data["rows"]] == [["华北"], ["华南"], ["华东"], ["（空）"]]
-    assert rows_by_label(widget) == {
+    assert rows_by_label(shown) == {
         ("华北",): {"n": 3, "total": 130.0, "mean": 65.0, "low": 1.0, "high": 6.0, "big": 1},
         ("华南",): {"n": 1, "total": 50.5, "mean": 50.5, "low": None, "high": None, "big": 1},
         ("华东",): {"n": 1, "total": 7.0, "mean": 7.0, "low": None, "high": None, "big": 0},
@@ -181,24 +164,8 @@ def test_bar_count_sum_avg_min_max_by_choice(board_org, regions, admin_actor):
 def test_sort_by_value_and_limit(board_org, regions, admin_actor):
     publish(
         admin_actor,
-        {
-            "key": "top",
-            "type": "bar",
-            "form": "visit",
-            "measures": [{"key": "total", "function": "sum", "field": "amount"}],
-            "group_by": [{"field": "region"}],
-            "sort": "value_asc",
-            "limit": 2,
-        },
-        {
-            "key": "top_desc",
-            "type": "pie",
-            "form": "visit",
-            "measures": [{"key": "total", "function": "sum", "field": "amount"}],
-            "group_by": [{"field": "region"}],
-            "sort": "value_desc",
-            "limit": 2,
-        },
+        widget("top", "bar", TOTAL, group_by=["region"], sort="value_asc", limit=2),
+        widget("top_desc", "pie", TOTAL, group_by=["region"], sort="value_desc", limit=2),
     )
     found = figures(board_org["admin"])
     assert [row["key"] for row in found["top"]["data"]["rows"]] == [[None], ["east"]]
@@ -206,16 +173,8 @@ def test_sort_by_value_and_limit(board_org, regions, admin_actor):
 
 
 def test_labels_follow_the_language(board_org, regions, admin_actor):
-    publish(
-        admin_actor,
-        {
-            "key": "by_region",
-            "type": "table",
-            "form": "visit",
-            "measures": [{"key": "n", "function": "count"}],
-            "group_by": [{"field": "region"}, {"field": "created_at", "bucket": "weekday"}],
-        },
-    )
+    weekday = {"field": "created_at", "bucket": "weekday"}
+    publish(admin_actor, widget("by_region", "table", group_by=["region", weekday]))
     with translation.override("en"):
         rows = figures(board_org["admin"])["by_region"]["data"]["rows"]
     assert rows[0]["label"] == ["North", "Tue"]  # created the day before NOW, a Tuesday
@@ -231,24 +190,10 @@ def test_a_record_at_2330_utc_is_the_next_local_day(board_org, board_visit, admi
     add(board_org, board_visit, "rep1", created_at=utc(2026, 2, 28, 16, 30))  # 00:30 on 1 March
     add(board_org, board_visit, "rep1", visited_at="2026-03-16T23:30:00Z")
     widgets = [
-        {
-            "key": f"by_{bucket}",
-            "type": "line",
-            "form": "visit",
-            "measures": [{"key": "n", "function": "count"}],
-            "group_by": [{"field": "created_at", "bucket": bucket}],
-        }
+        widget(f"by_{bucket}", "line", group_by=[{"field": "created_at", "bucket": bucket}])
         for bucket in ("day", "week", "month", "quarter", "year", "weekday", "hour")
     ]
-    widgets.append(
-        {
-            "key": "visited",
-            "type": "bar",
-            "form": "visit",
-            "measures": [{"key": "n", "function": "count"}],
-            "group_by": [{"field": "visited_at", "bucket": "day"}],
-        }
-    )
+    widgets.append(widget("visited", "bar", group_by=[{"field": "visited_at", "bucket": "day"}]))
     publish(admin_actor, *widgets)
     found = figures(board_org["admin"])
 
@@ -283,14 +228,12 @@ def test_date_fields_bucket_by_their_own_day(board_org, board_visit, admin_actor
     publish(
         admin_actor,
         *[
-            {
-                "key": bucket,
-                "type": "bar",
-                "form": "visit",
-                "measures": [{"key": "n", "function": "count"}],
-                "group_by": [{"field": "due_on", "bucket": bucket}],
-                "filter": {"field": "due_on", "op": "isnull", "value": False},
-            }
+            widget(
+                bucket,
+                "bar",
+                group_by=[{"field": "due_on", "bucket": bucket}],
+                filter={"field": "due_on", "op": "isnull", "value": False},
+            )
             for bucket in ("week", "month", "weekday")
         ],
     )
@@ -301,8 +244,8 @@ def test_date_fields_bucket_by_their_own_day(board_org, board_visit, admin_actor
     assert months == [("2026-03-01", 4), ("2026-04-01", 1)]
     weekdays = [(r["key"][0], r["values"]["n"]) for r in found["weekday"]["data"]["rows"]]
     assert weekdays == [(1, 2), (2, 1), (3, 1), (7, 1)]
-    for widget in found.values():
-        for row in widget["data"]["rows"]:
+    for shown in found.values():
+        for row in shown["data"]["rows"]:
             assert (
                 drill_count(board_org["admin"], row["points"]["n"]["drill"]) == row["values"]["n"]
             )
@@ -316,24 +259,17 @@ def test_bins_are_labelled_ranges(board_org, board_visit, admin_actor):
         add(board_org, board_visit, "rep1", score=score)
     add(board_org, board_visit, "rep1")
     publish(
-        admin_actor,
-        {
-            "key": "health",
-            "type": "bar",
-            "form": "visit",
-            "measures": [{"key": "n", "function": "count"}],
-            "group_by": [{"field": "score", "bins": [60, 75, 90]}],
-        },
+        admin_actor, widget("health", "bar", group_by=[{"field": "score", "bins": [60, 75, 90]}])
     )
-    widget = figures(board_org["admin"])["health"]
-    assert [(r["label"][0], r["values"]["n"]) for r in widget["data"]["rows"]] == [
+    health = figures(board_org["admin"])["health"]
+    assert [(r["label"][0], r["values"]["n"]) for r in health["data"]["rows"]] == [
         ("< 60", 1),
         ("60–75", 2),
         ("75–90", 1),
         ("≥ 90", 2),
         ("（空）", 1),
     ]
-    for row in widget["data"]["rows"]:
+    for row in health["data"]["rows"]:
         assert drill_count(board_org["admin"], row["points"]["n"]["drill"]) == row["values"]["n"]
 
 
@@ -346,18 +282,16 @@ def test_funnel_lists_every_stage_in_order_with_zeros(board_org, board_opportuni
     add(board_org, board_opportunity, "rep2", stage="negotiation", amount=300)
     publish(
         admin_actor,
-        {
-            "key": "funnel",
-            "type": "funnel",
-            "form": "opportunity",
-            "measures": [
-                {"key": "n", "function": "count"},
-                {"key": "amount", "function": "sum", "field": "amount"},
-            ],
-            "group_by": [{"field": "stage"}],
-            "sort": "value_desc",
-            "limit": 1,
-        },
+        widget(
+            "funnel",
+            "funnel",
+            count(),
+            measure("amount", "sum", "amount"),
+            form="opportunity",
+            group_by=["stage"],
+            sort="value_desc",
+            limit=1,
+        ),
     )
     rows = figures(board_org["admin"])["funnel"]["data"]["rows"]
     assert [(r["key"][0], r["label"][0], r["values"]) for r in rows] == [
@@ -383,20 +317,18 @@ def test_average_hours_per_stage(board_org, board_opportunity, admin_actor):
     add(board_org, board_opportunity, "rep2", stage="new")  # no history
     publish(
         admin_actor,
-        {
-            "key": "hours",
-            "type": "bar",
-            "form": "opportunity",
-            "measures": [
-                {"key": "h", "function": "avg_stage_hours"},
-                {"key": "n", "function": "count"},
-            ],
-            "group_by": [{"field": "stage"}],
-        },
+        widget(
+            "hours",
+            "bar",
+            measure("h", "avg_stage_hours"),
+            count(),
+            form="opportunity",
+            group_by=["stage"],
+        ),
     )
-    widget = figures(board_org["admin"])["hours"]
-    assert widget["format"] == "hours"
-    rows = {r["key"][0]: r for r in widget["data"]["rows"]}
+    hours = figures(board_org["admin"])["hours"]
+    assert hours["format"] == "hours"
+    rows = {r["key"][0]: r for r in hours["data"]["rows"]}
     assert {k: r["values"] for k, r in rows.items()} == {
         "new": {"h": 8.0, "n": 1},  # (14 + 2) / 2 records
         "proposal": {"h": 20.0, "n": 0},
@@ -420,17 +352,14 @@ def test_radar_compares_people_with_the_team_average(board_org, board_visit, adm
     add(board_org, board_visit, None, amount=1000)  # the pool is nobody's: not in the average
     publish(
         admin_actor,
-        {
-            "key": "radar",
-            "type": "radar",
-            "form": "visit",
-            "measures": [
-                {"key": "visits", "function": "count"},
-                {"key": "orders", "function": "sum", "field": "amount"},
-            ],
-            "group_by": [{"field": "owner"}],
-            "compare": "team_average",
-        },
+        widget(
+            "radar",
+            "radar",
+            count("visits"),
+            measure("orders", "sum", "amount"),
+            group_by=["owner"],
+            compare="team_average",
+        ),
     )
     data = figures(board_org["admin"])["radar"]["data"]
     people = {r["label"][0]: r["values"] for r in data["rows"]}
@@ -453,16 +382,8 @@ def test_heatmap_owner_by_weekday(board_org, board_visit, admin_actor):
     add(board_org, board_visit, "rep1", created_at=monday)
     add(board_org, board_visit, "rep1", created_at=tuesday)
     add(board_org, board_visit, "rep2", created_at=tuesday)
-    publish(
-        admin_actor,
-        {
-            "key": "heat",
-            "type": "heatmap",
-            "form": "visit",
-            "measures": [{"key": "n", "function": "count"}],
-            "group_by": [{"field": "owner"}, {"field": "created_at", "bucket": "weekday"}],
-        },
-    )
+    weekday = {"field": "created_at", "bucket": "weekday"}
+    publish(admin_actor, widget("heat", "heatmap", group_by=["owner", weekday]))
     data = figures(board_org["admin"])["heat"]["data"]
     assert data["x"]["keys"] == [1, 2, 3, 4, 5, 6, 7]
     assert data["x"]["labels"][:2] == ["周一", "周二"]
@@ -481,18 +402,15 @@ def test_data_health_by_org_unit(board_org, board_visit, admin_actor):
     add(board_org, board_visit, None, amount=5)  # the pool: 1 of 3
     publish(
         admin_actor,
-        {
-            "key": "completeness",
-            "type": "table",
-            "form": "visit",
-            "measures": [
-                {"key": "filled", "function": "filled", "fields": ["phone", "address", "amount"]},
-                {"key": "n", "function": "count"},
-            ],
-            "group_by": [{"field": "org_unit"}],
-            "sort": "value_desc",
-            "thresholds": {"green": 0.8, "yellow": 0.5},
-        },
+        widget(
+            "completeness",
+            "table",
+            measure("filled", "filled", fields=["phone", "address", "amount"]),
+            count(),
+            group_by=["org_unit"],
+            sort="value_desc",
+            thresholds={"green": 0.8, "yellow": 0.5},
+        ),
     )
     rows = figures(board_org["admin"])["completeness"]["data"]["rows"]
     assert [(r["label"][0], r["values"]) for r in rows] == [
@@ -513,16 +431,7 @@ def test_org_units_exclude_their_sub_units(board_org, board_visit, admin_actor, 
     add(board_org, board_visit, "rep1")
     add(board_org, board_visit, "rep4")
     add(board_org, board_visit, "rep4")
-    publish(
-        admin_actor,
-        {
-            "key": "units",
-            "type": "bar",
-            "form": "visit",
-            "measures": [{"key": "n", "function": "count"}],
-            "group_by": [{"field": "org_unit"}],
-        },
-    )
+    publish(admin_actor, widget("units", "bar", group_by=["org_unit"]))
     rows = figures(board_org["admin"])["units"]["data"]["rows"]
     assert [(r["label"][0], r["values"]["n"]) for r in rows] == [("East", 1), ("Key accounts", 2)]
     for row in rows:

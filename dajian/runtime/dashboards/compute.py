@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, connections
+from django.db.models import QuerySet
 from django.utils import timezone, translation
 
 from dajian.builder.definitions import FormDefinition
@@ -84,23 +85,24 @@ class Context:
         return self.promotions[form.pk]
 
 
+def published_dashboards(actor: Actor, app_key: str) -> QuerySet[Metadata]:
+    """The app's published dashboards (any member may read them; a draft is not shown
+    to members)."""
+    return Metadata.objects.select_related("app", "published").filter(
+        workspace=actor.workspace,
+        app__key=app_key,
+        kind=MetadataKind.DASHBOARD,
+        published__isnull=False,
+    )
+
+
 def published_dashboard(actor: Actor, app_key: str, key: str) -> Metadata:
     """The published dashboard ``key`` of the app (any member may read it), else
     NOT_FOUND (a draft is not shown to members)."""
-    found = (
-        Metadata.objects.select_related("app", "published")
-        .filter(
-            workspace=actor.workspace,
-            app__key=app_key,
-            kind=MetadataKind.DASHBOARD,
-            key=key,
-            published__isnull=False,
-        )
-        .first()
-    )
+    found = published_dashboards(actor, app_key).filter(key=key).first()
     if found is None:
         raise not_found("Dashboard")
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def dashboard_data(
@@ -361,4 +363,4 @@ def _promoted(
     return dict(columns)
 
 
-__all__ = ["compute_dashboard", "dashboard_data", "published_dashboard"]
+__all__ = ["compute_dashboard", "dashboard_data", "published_dashboard", "published_dashboards"]

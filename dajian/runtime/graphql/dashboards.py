@@ -12,12 +12,16 @@ from typing import Any
 import graphene
 from graphene.types.generic import GenericScalar
 
-from dajian.builder.models import Metadata, MetadataKind
+from dajian.builder.models import Metadata
 from dajian.platform.actors import Actor
 from dajian.platform.errors import DajianError
 from dajian.platform.graphql.base import current_actor
 from dajian.platform.i18n import localize
-from dajian.runtime.dashboards.compute import compute_dashboard, published_dashboard
+from dajian.runtime.dashboards.compute import (
+    compute_dashboard,
+    published_dashboard,
+    published_dashboards,
+)
 
 
 class DashboardView:
@@ -99,14 +103,5 @@ class DashboardQuery(graphene.ObjectType):
 
     def resolve_dashboards(root: Any, info: Any, app: str) -> list[DashboardView]:
         actor = current_actor(info)
-        rows = (
-            Metadata.objects.select_related("app", "published")
-            .filter(
-                workspace=actor.workspace,
-                app__key=app,
-                kind=MetadataKind.DASHBOARD,
-                published__isnull=False,
-            )
-            .order_by("key")
-        )
+        rows = published_dashboards(actor, app).order_by("key")
         return [DashboardView(actor, meta) for meta in rows]
