@@ -1,9 +1,13 @@
 """Faker providers for Chinese sales data that Faker lacks: unified social credit codes
 (统一社会信用代码, valid check digits), FMCG and industrial product names, sales regions,
-retail store names, and Chinese sales slogans in place of Faker's English
-``catch_phrase``. Field ``example`` hints name these like Faker's own providers."""
+retail store names, Chinese sales slogans in place of Faker's English ``catch_phrase``,
+and moments near today for date and date-time fields (``recent_past``: the last 40 days,
+so a "last contact" is not a year old; ``near_future``: the next 30 days). Field
+``example`` hints name these like Faker's own providers."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from faker.providers import BaseProvider
 
@@ -129,3 +133,15 @@ class SalesProvider(BaseProvider):  # type: ignore[misc]
 
     def catch_phrase(self) -> str:
         return f"{self.random_element(SLOGANS_A)}{self.random_element(SLOGANS_B)}"
+
+    def recent_past(self) -> str:
+        """An instant in the last 40 days (UTC ISO 8601)."""
+        return self._from_now(-40 * 24 * 3600, 0)
+
+    def near_future(self) -> str:
+        """An instant in the next 30 days (UTC ISO 8601)."""
+        return self._from_now(3600, 30 * 24 * 3600)
+
+    def _from_now(self, low: int, high: int) -> str:
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        return (now + dt.timedelta(seconds=self.random_int(low, high))).isoformat()

@@ -44,7 +44,7 @@ FAR_METRES = (600, 3000)  # ... or, one time in twenty, not quite there
 NEAR_SHARE = 0.95
 PHOTO_SHARE = 0.95  # image fields with photos; the others miss their evidence
 SAMPLE_IMAGES = (("门头", (196, 30, 58)), ("货架", (240, 240, 232)), ("陈列", (36, 110, 185)))
-HINTED_TYPES = frozenset({"text", "long_text", "phone", "email", "url"})
+HINTED_TYPES = frozenset({"text", "long_text", "phone", "email", "url", "date", "datetime"})
 REP_WEIGHT = 4
 
 
@@ -202,6 +202,8 @@ class SampleValues:
         if hint and kind in HINTED_TYPES:
             try:
                 text = str(getattr(self.faker, hint)())
+                if kind == "date":  # recent_past / near_future give instants
+                    text = text[:10]
                 return field_type.clean(text[: getattr(field_type, "max_length", len(text))])
             except (AttributeError, FieldValueError):
                 pass  # a hint that does not fit the field: its type's own example

@@ -4,6 +4,7 @@ evidence is missing, records spread over the funnel, and dashboards that compute
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,15 @@ def test_the_template_installs_with_realistic_sample_data(sales_org: SalesOrg):
         assert CREDIT_CODE.match(data["credit_code"]), data
     assert len({c["data"]["credit_code"] for c in customers}) == len(customers)
     assert len({(c["data"]["name"], c["data"]["city"]) for c in customers}) == len(customers)
+    # "recent_past": sample customers were contacted lately, so the 30/45-day silence
+    # rules do not send half the sample back to the pool right after installing
+    now = dt.datetime.now(dt.UTC)
+    contacted = [
+        dt.datetime.fromisoformat(c["data"]["last_contact_at"])
+        for c in customers
+        if c["data"].get("last_contact_at")
+    ]
+    assert contacted and all(now - dt.timedelta(days=41) <= t <= now for t in contacted), contacted
 
     customer_ids, product_ids = {c["id"] for c in customers}, {p["id"] for p in products}
     contacts, deals = everything("contact"), everything("opportunity")

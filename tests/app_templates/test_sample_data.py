@@ -264,3 +264,14 @@ def test_example_values_of_field_types(faker):
     assert all(100 <= a <= 100_000 and a % 100 == 0 for a in amounts)
     assert all(0 <= example(type="money", min=0, max=50) <= 50 for _ in range(20))
     assert all(0 <= example(type="money", max=50) <= 50 for _ in range(20))
+
+
+def test_recent_past_and_near_future_are_moments_near_now(faker):
+    now = dt.datetime.now(dt.UTC)
+    past = [dt.datetime.fromisoformat(faker.recent_past()) for _ in range(200)]
+    future = [dt.datetime.fromisoformat(faker.near_future()) for _ in range(200)]
+    assert all(
+        now - dt.timedelta(days=40, seconds=5) <= t <= now + dt.timedelta(seconds=5) for t in past
+    )
+    assert all(now < t <= now + dt.timedelta(days=30, seconds=5) for t in future)
+    assert len({t.date() for t in past}) > 20  # spread over the window, not one day
